@@ -1,0 +1,25 @@
+"""vjpcheck: property-based verification of reverse-mode autodiff.
+
+Public API::
+
+    check_vjp(fn, *args, v=None, **options) -> Verdict
+    assert_vjp(fn, *args, v=None, **options) -> Verdict   # raises VJPMismatch
+"""
+
+from __future__ import annotations
+
+from .api import VJPMismatch, assert_vjp, check_vjp
+from .oracles import ORACLE_NAMES
+from .verdict import Verdict
+
+__version__ = "0.1.0"
+
+__all__ = ["check_vjp", "assert_vjp", "VJPMismatch", "Verdict", "ORACLE_NAMES", "make_tensor", "__version__"]
+
+
+def __getattr__(name):  # torch imported only when a reproducer asks for make_tensor
+    if name == "make_tensor":
+        from .frameworks.torch_backend import make_tensor
+
+        return make_tensor
+    raise AttributeError(f"module 'vjpcheck' has no attribute {name!r}")

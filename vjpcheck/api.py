@@ -1,0 +1,338 @@
+"""Public entry points: :func:`check_vjp` and :func:`assert_vjp`."""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from .case import Case, ForwardError, build_case, function_name
+from .compare import case_rtol, compare_projection, compare_vectors
+from .oracles import OracleContext, default_oracles, make_oracles
+from .records import ERROR_FINDINGS, VALUE_FINDINGS, Finding, OracleResult
+from .reproducer import build_reproducer
+from .verdict import Verdict
+
+
+class VJPMismatch(AssertionError):
+    """Raised by :func:`assert_vjp`; ``.verdict`` holds the evidence."""
+
+    def __init__(self, verdict: Verdict):
+        self.verdict = verdict
+        super().__init__(verdict.explain())
+
+
+def check_vjp(
+    fn: Callable,
+    *args: Any,
+    v: Any = None,
+    wrt: Sequence[int] | int | None = None,
+    oracles: Sequence[str] | None = None,
+    order: int = 1,
+    twin: Callable | None = None,
+    framework: str | None = None,
+    seed: int = 0,
+    rtol: float | None = None,
+    atol: float = 0.0,
+    fd_max_coords: int = 4096,
+    jacobian_max_rows: int = 1024,
+) -> Verdict:
+    """Check that every available way of computing vᵀJ for ``fn(*args)`` agrees.
+
+    Args:
+        fn: a PyTorch or JAX callable returning an array or a tuple of arrays.
+        *args: its arguments. Floating-point/complex arrays are differentiated (or those
+            named by ``wrt``); integer/bool arrays and Python values pass through untouched.
+        v: the cotangent, shaped like the output (a tuple for tuple outputs). Its memory
+            layout is kept. Default: standard normal values drawn with ``seed``.
+        wrt: indices of the arguments to differentiate.
+        oracles: names from :data:`vjpcheck.ORACLE_NAMES`; default: finite differences
+            and every AD method of the function's framework.
+        order: 2 also checks the VJP of the map ``(x, v) ↦ vᵀJ(x)`` (double backward).
+        twin: the same function written in the other framework; its oracles join the
+            comparison (inputs and cotangent converted, conventions reconciled).
+        framework: ``"torch"`` or ``"jax"`` when it cannot be told from ``args``.
+        seed: seeds the default cotangent and the forward-mode tangents.
+        rtol, atol: override the dtype-derived relative tolerance / add an absolute one
+            (see ``vjpcheck.compare``).
+        fd_max_coords: largest input size (real coordinates) for finite differences.
+        jacobian_max_rows: largest output size for the explicit-Jacobian oracles.
+
+    Returns:
+        a :class:`Verdict`. Bad arguments raise ``TypeError``/``ValueError``; problems of
+        ``fn`` itself (a forward that raises, a backward that crashes) become findings.
+    """
+    if order not in (1, 2):
+        raise ValueError(f"order must be 1 or 2, got {order!r}")
+    if rtol is not None and not (isinstance(rtol, (int, float)) and rtol >= 0):
+        raise ValueError(f"rtol must be a non-negative number, got {rtol!r}")
+    if not (isinstance(atol, (int, float)) and atol >= 0):
+        raise ValueError(f"atol must be a non-negative number, got {atol!r}")
+    for name, value in (("fd_max_coords", fd_max_coords), ("jacobian_max_rows", jacobian_max_rows)):
+        if not isinstance(value, int) or value < 0:
+            raise ValueError(f"{name} must be a non-negative int, got {value!r}")
+    start = time.perf_counter()
+    try:
+        case = build_case(fn, args, v=v, wrt=wrt, framework=framework, seed=seed)
+    except ForwardError as exc:
+        message = str(exc)
+        return Verdict(
+            status="error",
+            function=function_name(fn),
+            framework=framework or "?",
+            findings=[Finding(kind="forward-error", message=message.splitlines()[0], details={"traceback": message})],
+            seconds=time.perf_counter() - start,
+        )
+    names = list(oracles) if oracles is not None else default_oracles(case.framework)
+    oracle_objs = make_oracles(names, case.framework)  # validates names up front
+    twin_case = None
+    if twin is not None:
+        twin_case = _twin_case(case, twin)
+    options = {"order": order} if order != 1 else {}
+    if oracles is not None:
+        options["oracles"] = list(oracles)
+    if rtol is not None:
+        options["rtol"] = rtol
+    ctx = OracleContext(seed=seed, fd_max_coords=fd_max_coords, jacobian_max_rows=jacobian_max_rows)
+    verdict = _check_case(case, oracle_objs, ctx, rtol, atol, twin_case=twin_case)
+    verdict.reproducer = build_reproducer(case, options)
+    if order == 2:
+        verdict.children.append(_second_order(case, names, seed, rtol, atol, fd_max_coords, jacobian_max_rows))
+    verdict.seconds = time.perf_counter() - start
+    return verdict
+
+
+def assert_vjp(fn: Callable, *args: Any, **options: Any) -> Verdict:
+    """:func:`check_vjp`, raising :class:`VJPMismatch` unless the verdict passes or is skipped."""
+    verdict = check_vjp(fn, *args, **options)
+    if verdict.overall_status in ("mismatch", "error"):
+        raise VJPMismatch(verdict)
+    return verdict
+
+
+# ---------------------------------------------------------------------------------------
+
+
+def _check_case(case: Case, oracle_objs, ctx: OracleContext, rtol, atol, twin_case: Case | None = None, label="first order") -> Verdict:
+    results: list[OracleResult] = []
+    findings: list[Finding] = []
+    notes: list[str] = []
+    reasons: list[str] = []
+    bad_outputs = _nonfinite_outputs(case)
+    if bad_outputs:
+        return Verdict(
+            status="skipped",
+            function=case.name,
+            framework=case.framework,
+            label=label,
+            case=describe_case(case),
+            reasons=[f"the function value is not finite: {bad_outputs}"],
+        )
+    runs = [(o, case) for o in oracle_objs]
+    if twin_case is not None:
+        runs += [(o, twin_case) for o in make_oracles(_ad_oracles(twin_case.framework), twin_case.framework)]
+        findings += _compare_forward_values(case, twin_case)
+    for oracle, c in runs:
+        result = oracle.run(c, ctx)
+        results.append(result)
+        findings.extend(result.findings)
+        findings.extend(_caller_unchanged(case, result.name))
+        if result.status == "unavailable":
+            notes.append(f"{result.name} not run: {result.message}")
+        elif result.message and result.ok:
+            notes.append(f"{result.name}: {result.message}")
+    reference = next((r for r in results if r.name == "finite_differences" and r.ok), None)
+    rtol_used = case_rtol(case) if rtol is None else rtol
+    vectors = [r for r in results if r.ok and r.grads is not None]
+    projections = [r for r in results if r.ok and r.projections]
+    comparisons = []
+    for i, a in enumerate(vectors):
+        for b in vectors[i + 1 :]:
+            comp, found = compare_vectors(a, b, case, rtol_used, atol, reference)
+            comparisons.append(comp)
+            findings.extend(found)
+    for p in projections:
+        for vec in vectors:
+            comp, found = compare_projection(p, vec, case, rtol_used, atol, reference)
+            comparisons.append(comp)
+            findings.extend(found)
+    findings = _dedupe(findings)
+    if reference is not None and reference.nonsmooth is not None and any(np.any(m) for m in reference.nonsmooth):
+        total = sum(int(np.size(m)) for m in reference.nonsmooth)
+        bad = sum(int(np.sum(m)) for m in reference.nonsmooth)
+        reasons.append(f"{bad} of {total} input entries at non-smooth points, left out: " + "; ".join(reference.nonsmooth_reasons))
+    if len(vectors) + len(projections) < 2 and not findings:
+        reasons.append("fewer than two oracles ran, nothing to compare")
+    if any(f.kind in ERROR_FINDINGS for f in findings):
+        status = "error"
+    elif any(f.kind in VALUE_FINDINGS for f in findings):
+        status = "mismatch"
+    elif reasons:
+        status = "skipped"
+    else:
+        status = "pass"
+    return Verdict(
+        status=status,
+        function=case.name,
+        framework=case.framework,
+        label=label,
+        case=describe_case(case),
+        oracles=results,
+        comparisons=comparisons,
+        findings=findings,
+        reasons=reasons,
+        notes=notes,
+    )
+
+
+def _second_order(case: Case, names, seed, rtol, atol, fd_max_coords, jacobian_max_rows) -> Verdict:
+    from .oracles import make_oracles as _make
+    from .second_order import vjp_map
+
+    fn2, args2 = vjp_map(case)
+    try:
+        case2 = build_case(fn2, args2, framework=case.framework, seed=seed + 1)
+    except ForwardError as exc:
+        return Verdict(
+            status="error",
+            function=fn2.__name__,
+            framework=case.framework,
+            label="second order (VJP of the VJP map)",
+            findings=[Finding(kind="oracle-error", message="the first-order VJP map raised: " + str(exc).splitlines()[0])],
+        )
+    except ValueError as exc:
+        return Verdict(
+            status="skipped",
+            function=fn2.__name__,
+            framework=case.framework,
+            label="second order (VJP of the VJP map)",
+            reasons=[str(exc)],
+        )
+    usable = [o for o in _make(names, case.framework) if o.applies_to_order2]
+    ctx = OracleContext(seed=seed + 1, fd_max_coords=fd_max_coords, jacobian_max_rows=jacobian_max_rows)
+    return _check_case(case2, usable, ctx, rtol, atol, label="second order (VJP of the VJP map)")
+
+
+def _ad_oracles(framework: str) -> list[str]:
+    return [n for n in default_oracles(framework) if n != "finite_differences"]
+
+
+def _twin_case(case: Case, twin: Callable) -> Case:
+    """The case re-expressed for ``twin`` in the other framework (same values, same v)."""
+    from .frameworks import backend_named
+
+    other = backend_named("jax" if case.framework == "torch" else "torch")
+    args = []
+    for a, info, values in zip(case.args, case.arg_infos, case.arg_values):
+        args.append(other.from_numpy(values, info.dtype, "cpu") if info is not None else a)
+    cot = [
+        other.from_numpy(v, info.dtype, "cpu") if v is not None else None for v, info in zip(case.v, case.output_infos)
+    ]
+    cot_arg = cot[0] if case.single_output else tuple(c if c is not None else other.from_numpy(np.zeros(i.shape), i.dtype, "cpu") for c, i in zip(cot, case.output_infos))
+    twin_case = build_case(twin, tuple(args), v=cot_arg, wrt=case.wrt, framework=other.name, seed=case.seed)
+    return twin_case
+
+
+def _compare_forward_values(case: Case, twin_case: Case) -> list[Finding]:
+    """The twin must compute the same forward values (else its gradients cannot agree)."""
+    from .oracles.base import FreshInputs
+
+    out = []
+    try:
+        a = [case.backend.to_numpy(y) for y in case.call(FreshInputs(case).args)]
+        if twin_case.framework == "jax":
+            from .frameworks.jax_backend import x64
+
+            with x64():
+                b = [twin_case.backend.to_numpy(y) for y in twin_case.call(FreshInputs(twin_case).args)]
+        else:
+            b = [twin_case.backend.to_numpy(y) for y in twin_case.call(FreshInputs(twin_case).args)]
+    except Exception as exc:  # pragma: no cover - both forwards already ran once
+        return [Finding(kind="forward-error", message=f"twin forward raised {type(exc).__name__}: {exc}")]
+    rtol = case_rtol(case)
+    for k, (ya, yb) in enumerate(zip(a, b)):
+        if ya.shape != yb.shape:
+            out.append(Finding(kind="mismatch", oracle="twin.forward", message=f"output {k}: shape {ya.shape} vs twin {yb.shape}"))
+        elif not np.allclose(ya, yb, rtol=max(rtol, 1e-12) * 10, atol=max(rtol, 1e-12) * 10 * (np.max(np.abs(ya)) if ya.size else 0), equal_nan=True):
+            out.append(Finding(kind="mismatch", oracle="twin.forward", message=f"output {k}: forward values differ from the twin's (max diff {np.max(np.abs(ya - yb)):.3g})"))
+    return out
+
+
+def _nonfinite_outputs(case: Case) -> str:
+    from .oracles.base import FreshInputs
+
+    try:
+        outs = case.call(FreshInputs(case).args)
+    except Exception:
+        return ""
+    for k, (y, diff) in enumerate(zip(outs, case.output_differentiable)):
+        if diff:
+            values = case.backend.to_numpy(y)
+            if not np.all(np.isfinite(values)):
+                return f"output {k} has {int(np.sum(~np.isfinite(values)))} non-finite entr(y/ies)"
+    return ""
+
+
+def _caller_unchanged(case: Case, oracle: str) -> list[Finding]:
+    """The caller's arrays must be untouched; restore them if an oracle changed them."""
+    found = []
+    for i, (a, info, before) in enumerate(zip(case.args, case.arg_infos, case.arg_values)):
+        if info is None:
+            continue
+        now = case.backend.to_numpy(a)
+        if not np.array_equal(now, before, equal_nan=True):
+            case.backend.restore(a, before)
+            found.append(Finding(kind="mutated-input", oracle=oracle, message=f"the caller's argument {i} changed while {oracle} ran (restored)"))
+    for k, c in enumerate(case.cotangents):
+        if c is None:
+            continue
+        now = case.backend.to_numpy(c)
+        if not np.array_equal(now, case.v[k], equal_nan=True):
+            case.backend.restore(c, case.v[k])
+            found.append(Finding(kind="mutated-cotangent", oracle=oracle, message=f"the caller's cotangent {k} changed while {oracle} ran (restored)"))
+    return found
+
+
+def _dedupe(findings: list[Finding]) -> list[Finding]:
+    seen, out = set(), []
+    for f in findings:
+        key = (f.kind, f.oracle, f.message)
+        if key not in seen:
+            seen.add(key)
+            out.append(f)
+    return out
+
+
+def describe_case(case: Case) -> dict:
+    """JSON-ready description: every argument, output and cotangent, with values."""
+    from .records import array_to_json
+
+    args = []
+    for i, (a, info, values) in enumerate(zip(case.args, case.arg_infos, case.arg_values)):
+        entry = {"index": i, "differentiated": i in case.wrt}
+        if info is None:
+            entry.update({"description": f"{type(a).__name__} {a!r}"[:120], "value": repr(a)[:200]})
+        else:
+            entry.update(info.to_dict())
+            entry["description"] = info.describe()
+            entry["values"] = array_to_json(values) if values.size <= 4096 else None
+        args.append(entry)
+    cots = []
+    for c, info, values in zip(case.cotangents, case.cotangent_infos, case.v):
+        if c is None:
+            cots.append(None)
+            continue
+        entry = info.to_dict()
+        entry["description"] = info.describe()
+        entry["values"] = array_to_json(values) if values.size <= 4096 else None
+        cots.append(entry)
+    return {
+        "function": case.name,
+        "framework": case.framework,
+        "wrt": list(case.wrt),
+        "args": args,
+        "outputs": [dict(o.to_dict(), differentiable=d) for o, d in zip(case.output_infos, case.output_differentiable)],
+        "cotangents": cots,
+        "seed": case.seed,
+    }

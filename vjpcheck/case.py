@@ -1,0 +1,237 @@
+"""A case: one function, concrete arguments, the differentiated subset and a cotangent."""
+
+from __future__ import annotations
+
+import traceback
+from dataclasses import dataclass, field
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from .frameworks import ArrayInfo, Backend, backend_named, detect_backend
+from .numeric import is_complex_dtype, is_differentiable_dtype, random_like
+
+
+class ForwardError(Exception):
+    """The function under test raised on the case's arguments."""
+
+
+def function_name(fn: Any) -> str:
+    """A readable name: ``module.qualname`` or the class of an ``autograd.Function.apply``."""
+    owner = getattr(fn, "__self__", None)
+    if isinstance(owner, type):
+        return f"{owner.__module__}.{owner.__qualname__}.{getattr(fn, '__name__', 'apply')}"
+    inner = getattr(fn, "fun", None)  # jax.custom_vjp / custom_jvp wrap the primal as .fun
+    target = inner if inner is not None and not hasattr(fn, "__qualname__") else fn
+    qual = getattr(target, "__qualname__", None) or getattr(target, "__name__", None) or type(target).__name__
+    module = getattr(target, "__module__", None)
+    return f"{module}.{qual}" if module and module != "builtins" else qual
+
+
+@dataclass
+class Case:
+    """Everything an oracle needs to compute vᵀJ; built by :func:`build_case`."""
+
+    fn: Callable
+    name: str
+    backend: Backend
+    args: tuple  # the caller's objects, never handed to an oracle
+    wrt: tuple[int, ...]
+    arg_infos: list[ArrayInfo | None]
+    arg_values: list[np.ndarray | None]  # snapshots of every array argument
+    output_infos: list[ArrayInfo]
+    output_differentiable: list[bool]
+    single_output: bool
+    cotangents: list[Any]  # framework objects (caller's or generated), None for int outputs
+    cotangent_infos: list[ArrayInfo | None]
+    v: list[np.ndarray | None]  # canonical cotangent values
+    seed: int = 0
+    caller_v: Any = None
+    notes: list[str] = field(default_factory=list)
+
+    # ---- views used by oracles -------------------------------------------------------
+    @property
+    def framework(self) -> str:
+        return self.backend.name
+
+    @property
+    def primals(self) -> list[np.ndarray]:
+        return [self.arg_values[i] for i in self.wrt]
+
+    @property
+    def wrt_infos(self) -> list[ArrayInfo]:
+        return [self.arg_infos[i] for i in self.wrt]
+
+    @property
+    def device(self) -> str:
+        devices = {self.arg_infos[i].device for i in self.wrt}
+        return sorted(devices)[0] if devices else "cpu"
+
+    @property
+    def dtypes(self) -> list[str]:
+        return [self.arg_infos[i].dtype for i in self.wrt]
+
+    def fresh_args(self) -> list:
+        """Copies of every array argument (layout preserved); other arguments as given."""
+        return [self.backend.copy(a) if info is not None else a for a, info in zip(self.args, self.arg_infos)]
+
+    def fresh_cotangents(self) -> list:
+        return [None if c is None else self.backend.copy(c) for c in self.cotangents]
+
+    def substitute(self, args: Sequence, wrt_values: Sequence) -> list:
+        out = list(args)
+        for i, value in zip(self.wrt, wrt_values):
+            out[i] = value
+        return out
+
+    def call(self, args: Sequence) -> list:
+        """Call the function and flatten its output to a list of arrays."""
+        with self.backend.precision(self.arg_infos):
+            return flatten_outputs(self.fn(*args))
+
+    def describe_call(self) -> str:
+        parts = []
+        for i, (a, info) in enumerate(zip(self.args, self.arg_infos)):
+            parts.append(f"arg{i}: {info.describe()}" if info is not None else f"arg{i}: {type(a).__name__} {a!r}"[:80])
+        return f"{self.name}({', '.join(parts)})"
+
+
+def flatten_outputs(out: Any) -> list:
+    if isinstance(out, (tuple, list)):
+        leaves = []
+        for o in out:
+            leaves.extend(flatten_outputs(o))
+        return leaves
+    return [out]
+
+
+def build_case(
+    fn: Callable,
+    args: tuple,
+    v: Any = None,
+    wrt: Sequence[int] | int | None = None,
+    framework: str | None = None,
+    seed: int = 0,
+) -> Case:
+    """Validate the arguments, run the forward once and fix the cotangent.
+
+    Raises ``TypeError``/``ValueError`` naming the offending argument for bad input, and
+    :class:`ForwardError` when the function itself raises.
+    """
+    if not callable(fn):
+        raise TypeError(f"fn must be callable, got {type(fn).__name__}")
+    if not isinstance(seed, (int, np.integer)):
+        raise TypeError(f"seed must be an int, got {type(seed).__name__}")
+    if framework is not None:
+        backend = backend_named(framework)
+    else:
+        backend = detect_backend(fn, args)
+        if backend is None:
+            raise ValueError(
+                "cannot tell the framework: pass torch tensors or jax arrays as args, "
+                "or framework='torch' / framework='jax'"
+            )
+    args = tuple(_adopt(backend, a) for a in args)
+    infos = [backend.info(a) if backend.is_array(a) else None for a in args]
+    values = [backend.to_numpy(a) if info is not None else None for a, info in zip(args, infos)]
+
+    differentiable = [i for i, info in enumerate(infos) if info is not None and is_differentiable_dtype(info.dtype)]
+    if wrt is None:
+        wrt_t = tuple(differentiable)
+        if not wrt_t:
+            raise ValueError(
+                "no differentiable argument: args hold no floating-point or complex "
+                f"{backend.name} array (got {[type(a).__name__ for a in args]})"
+            )
+    else:
+        wrt_t = (wrt,) if isinstance(wrt, (int, np.integer)) else tuple(wrt)
+        for i in wrt_t:
+            if not isinstance(i, (int, np.integer)) or not -len(args) <= i < len(args):
+                raise ValueError(f"wrt={wrt!r}: index {i!r} is not a position in args (len {len(args)})")
+        wrt_t = tuple(int(i) % len(args) for i in wrt_t)
+        for i in wrt_t:
+            if i not in differentiable:
+                what = infos[i].dtype if infos[i] is not None else type(args[i]).__name__
+                raise ValueError(f"wrt={wrt!r}: argument {i} ({what}) is not a floating-point or complex array")
+        if len(set(wrt_t)) != len(wrt_t):
+            raise ValueError(f"wrt={wrt!r} repeats an argument")
+
+    name = function_name(fn)
+    try:
+        probe_args = [backend.copy(a) if info is not None else a for a, info in zip(args, infos)]
+        with backend.precision(infos):
+            raw = fn(*probe_args)
+    except Exception as exc:  # the user's forward: report it, never crash the run
+        call = ", ".join(info.describe() if info is not None else repr(a)[:60] for a, info in zip(args, infos))
+        raise ForwardError(
+            f"{name}({call}) raised {type(exc).__name__}: {exc}\n" + "".join(traceback.format_exc(limit=6))
+        ) from exc
+    leaves = flatten_outputs(raw)
+    single = not isinstance(raw, (tuple, list))
+    for k, leaf in enumerate(leaves):
+        if not backend.is_array(leaf):
+            raise ValueError(
+                f"{name} returned {type(leaf).__name__} as output {k}; outputs must be "
+                f"{backend.name} arrays or tuples of them"
+            )
+    out_infos = [backend.info(o) for o in leaves]
+    out_diff = [is_differentiable_dtype(i.dtype) for i in out_infos]
+    if not any(out_diff):
+        raise ValueError(f"{name} has no floating-point or complex output to differentiate")
+
+    rng = np.random.default_rng(seed)
+    if v is None:
+        cot_values = [
+            random_like(rng, i.shape, is_complex_dtype(i.dtype)) if d else None for i, d in zip(out_infos, out_diff)
+        ]
+        cotangents = [
+            backend.from_numpy(c, i.dtype, i.device) if c is not None else None for c, i in zip(cot_values, out_infos)
+        ]
+    else:
+        given = [v] if (single or not isinstance(v, (tuple, list))) else list(v)
+        if single and isinstance(v, (tuple, list)) and len(v) == 1:
+            given = list(v)
+        if len(given) != len(leaves):
+            raise ValueError(f"v has {len(given)} cotangent(s) but {name} returns {len(leaves)} output(s)")
+        cotangents = []
+        for k, (c, info, d) in enumerate(zip(given, out_infos, out_diff)):
+            if not d:
+                cotangents.append(None)
+                continue
+            c = _adopt(backend, c, like=info)
+            ci = backend.info(c)
+            if ci.shape != info.shape:
+                raise ValueError(f"v[{k}] has shape {ci.shape} but output {k} has shape {info.shape}")
+            if is_complex_dtype(ci.dtype) != is_complex_dtype(info.dtype):
+                raise ValueError(f"v[{k}] has dtype {ci.dtype} but output {k} has dtype {info.dtype}")
+            cotangents.append(c)
+        cot_values = [backend.to_numpy(c) if c is not None else None for c in cotangents]
+    cot_infos = [backend.info(c) if c is not None else None for c in cotangents]
+    return Case(
+        fn=fn,
+        name=name,
+        backend=backend,
+        args=args,
+        wrt=wrt_t,
+        arg_infos=infos,
+        arg_values=values,
+        output_infos=out_infos,
+        output_differentiable=out_diff,
+        single_output=single,
+        cotangents=cotangents,
+        cotangent_infos=cot_infos,
+        v=cot_values,
+        seed=int(seed),
+        caller_v=v,
+    )
+
+
+def _adopt(backend: Backend, obj: Any, like: ArrayInfo | None = None) -> Any:
+    """NumPy arrays become the backend's arrays (dtype kept, or that of ``like``)."""
+    if isinstance(obj, np.ndarray):
+        dtype = like.dtype if like is not None else obj.dtype.name
+        device = like.device if like is not None else "cpu"
+        return backend.from_numpy(obj, dtype, device)
+    if like is not None and not backend.is_array(obj):
+        raise TypeError(f"cotangent must be a {backend.name} array or NumPy array, got {type(obj).__name__}")
+    return obj

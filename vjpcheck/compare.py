@@ -1,0 +1,195 @@
+"""Pairwise comparison of oracle results under a documented tolerance model.
+
+Tolerance for entry k when oracle ``b`` is checked against oracle ``a``::
+
+    tol_k = SAFETY · (err_a[k] + err_b[k])                 # estimated errors (finite differences)
+          + rtol · (S[k] + FLOOR · max_j S[j])              # rounding in the case's dtype
+          + atol
+
+* ``S[k] = Σ_j |v_j|·|J_jk|`` is the size of the terms summed into entry k, taken from
+  finite differences when they ran (so an entry that is small by cancellation still gets
+  a tolerance fitting the work that produced it); otherwise ``max(|a_k|, |b_k|)``.
+* ``rtol`` is set by the least precise dtype among the differentiated inputs and outputs
+  (:data:`RTOL`): two AD results in float64 must agree to 1e-10 of the scale; float32,
+  float16 and bfloat16 results are held to bounds that fit their precision when compared
+  with the float64 reference.
+* ``FLOOR · max S`` keeps entries that are tiny next to the largest one from being judged
+  at a precision their dtype cannot deliver.
+
+Entries where finite differences found a kink, a tie, a jump or the edge of the domain are
+left out, except between oracles that share one derivative rule (e.g. ``y.backward`` and
+``torch.autograd.grad``), which must agree exactly wherever they are evaluated.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .case import Case
+from .numeric import abs_inner, format_index, real_inner
+from .records import Comparison, EntryError, Finding, OracleResult
+
+RTOL = {
+    "float64": 1e-10,
+    "complex128": 1e-10,
+    "float32": 3e-4,
+    "complex64": 3e-4,
+    "float16": 2e-2,
+    "bfloat16": 8e-2,
+}
+SAFETY = 2.0
+FLOOR = 0.1
+WORST_ENTRIES = 5
+
+
+def case_rtol(case: Case) -> float:
+    dtypes = list(case.dtypes) + [i.dtype for i, d in zip(case.output_infos, case.output_differentiable) if d]
+    return max(RTOL.get(d, RTOL["float32"]) for d in dtypes)
+
+
+def compare_vectors(
+    expected: OracleResult,
+    got: OracleResult,
+    case: Case,
+    rtol: float,
+    atol: float,
+    reference: OracleResult | None,
+) -> tuple[Comparison, list[Finding]]:
+    """Check ``got.grads`` against ``expected.grads`` entry by entry."""
+    same_rule = expected.rule == got.rule
+    use_ref = reference is not None and reference.ok and reference.scale is not None
+    findings: list[Finding] = []
+    worst: list[EntryError] = []
+    maps = []
+    compared = excluded = 0
+    worst_ratio = 0.0
+    for a, (ea, ga) in enumerate(zip(expected.grads, got.grads)):
+        ea, ga = np.asarray(ea), np.asarray(ga)
+        zero = np.zeros(ea.shape)
+        err = SAFETY * ((expected.error[a] if expected.error is not None else zero) + (got.error[a] if got.error is not None else zero))
+        scale = reference.scale[a] if use_ref else np.maximum(np.abs(ea), np.abs(ga))
+        all_scales = (
+            np.concatenate([np.ravel(s) for s in reference.scale]) if use_ref else np.abs(np.concatenate([np.ravel(g) for g in expected.grads]))
+        )
+        biggest = float(np.max(all_scales)) if all_scales.size else 0.0
+        tol = err + rtol * (scale + FLOOR * biggest) + atol
+        mask = np.zeros(ea.shape, dtype=bool)
+        if not same_rule and reference is not None and reference.nonsmooth is not None:
+            mask = reference.nonsmooth[a]
+        finite_e, finite_g = np.isfinite(ea), np.isfinite(ga)
+        bad_nonfinite = finite_e & ~finite_g & ~mask
+        if np.any(bad_nonfinite):
+            idx = format_index(ea.shape, int(np.flatnonzero(bad_nonfinite)[0]))
+            findings.append(
+                Finding(
+                    kind="non-finite",
+                    oracle=got.name,
+                    message=(
+                        f"{got.name}: {int(bad_nonfinite.sum())} non-finite gradient entr(y/ies) for argument "
+                        f"{case.wrt[a]} where {expected.name} is finite, first at {list(idx)} "
+                        f"(got {ga[idx]}, expected {ea[idx]})"
+                    ),
+                    details={"arg": case.wrt[a], "index": list(idx)},
+                )
+            )
+        with np.errstate(invalid="ignore", over="ignore"):
+            diff = np.abs(ga - ea)
+            both_nonfinite_same = ~finite_e & ~finite_g & ((ea == ga) | (np.isnan(ea) & np.isnan(ga)))
+            diff = np.where(both_nonfinite_same, 0.0, diff)
+            diff = np.where(~finite_e & finite_g, np.inf, diff)
+            ratio = np.where(tol > 0, diff / np.where(tol > 0, tol, 1), np.where(diff > 0, np.inf, 0.0))
+        ratio = np.where(mask, 0.0, ratio)
+        ratio = np.where(np.isnan(ratio), np.inf, ratio)
+        maps.append(ratio)
+        compared += int(ea.size - mask.sum())
+        excluded += int(mask.sum())
+        if ratio.size:
+            worst_ratio = max(worst_ratio, float(np.max(ratio)))
+            order = np.argsort(-ratio.reshape(-1), kind="stable")[:WORST_ENTRIES]
+            for flat in order:
+                if ratio.reshape(-1)[flat] <= 1.0 and len(worst) >= 1:
+                    break
+                idx = format_index(ea.shape, int(flat))
+                e_val, g_val = ea[idx], ga[idx]
+                d = float(diff[idx])
+                worst.append(
+                    EntryError(
+                        arg=case.wrt[a],
+                        index=idx,
+                        expected=_scalar(e_val),
+                        got=_scalar(g_val),
+                        abs_error=d,
+                        rel_error=d / abs(e_val) if np.isfinite(e_val) and abs(e_val) > 0 else float("inf") if d else 0.0,
+                        tolerance=float(tol[idx]),
+                    )
+                )
+    worst.sort(key=lambda w: -(w.abs_error / w.tolerance if w.tolerance > 0 else np.inf))
+    passed = worst_ratio <= 1.0 and not findings
+    comparison = Comparison(
+        expected=expected.name,
+        got=got.name,
+        passed=passed,
+        worst_ratio=worst_ratio,
+        compared=compared,
+        excluded=excluded,
+        worst=worst[:WORST_ENTRIES],
+        error_maps=maps,
+    )
+    if not passed and worst_ratio > 1.0:
+        w = comparison.worst[0]
+        comparison.message = (
+            f"{got.name} vs {expected.name}: arg{w.arg}{list(w.index)} got {_fmt(w.got)}, expected "
+            f"{_fmt(w.expected)} (abs err {w.abs_error:.3g} > tol {w.tolerance:.3g})"
+        )
+        findings.append(Finding(kind="mismatch", oracle=got.name, message=comparison.message))
+    return comparison, findings
+
+
+def compare_projection(
+    projection_oracle: OracleResult,
+    vector: OracleResult,
+    case: Case,
+    rtol: float,
+    atol: float,
+    reference: OracleResult | None,
+) -> tuple[Comparison, list[Finding]]:
+    """The dot-product identity ⟨v, J u⟩ (forward mode) = ⟨vᵀJ, u⟩ (the vector oracle)."""
+    use_ref = reference is not None and reference.ok and reference.scale is not None
+    worst_ratio, messages = 0.0, []
+    for p in projection_oracle.projections:
+        lhs = sum(real_inner(g, u) for g, u in zip(vector.grads, p.tangents))
+        err = sum(float(np.sum(e * np.abs(u))) for e, u in zip(vector.error, p.tangents)) if vector.error is not None else 0.0
+        scales = reference.scale if use_ref else [np.abs(g) for g in vector.grads]
+        size = sum(abs_inner(s, u) for s, u in zip(scales, p.tangents))
+        tol = SAFETY * err + rtol * (size + p.scale) + atol
+        diff = abs(lhs - p.value)
+        ratio = diff / tol if tol > 0 else (np.inf if diff > 0 else 0.0)
+        if not np.isfinite(lhs) or not np.isfinite(p.value):
+            ratio = 0.0 if (np.isnan(lhs) and np.isnan(p.value)) else np.inf
+        if ratio > worst_ratio:
+            worst_ratio = float(ratio)
+            messages = [
+                f"⟨v, J u⟩ from {projection_oracle.name} = {p.value:.12g} but ⟨vᵀJ, u⟩ from {vector.name} = "
+                f"{lhs:.12g} (diff {diff:.3g} > tol {tol:.3g})"
+            ]
+    passed = worst_ratio <= 1.0
+    comparison = Comparison(
+        expected=vector.name,
+        got=projection_oracle.name,
+        passed=passed,
+        kind="projection",
+        worst_ratio=worst_ratio,
+        compared=len(projection_oracle.projections),
+        message="" if passed else messages[0],
+    )
+    findings = [] if passed else [Finding(kind="mismatch", oracle=projection_oracle.name, message=comparison.message)]
+    return comparison, findings
+
+
+def _scalar(x) -> complex | float:
+    x = complex(x)
+    return x.real if x.imag == 0 else x
+
+
+def _fmt(x) -> str:
+    return f"{x:.6g}" if isinstance(x, float) else f"({x.real:.6g}{x.imag:+.6g}j)"

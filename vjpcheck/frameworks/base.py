@@ -1,0 +1,88 @@
+"""The interface every framework backend implements."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class ArrayInfo:
+    """What a case records about one array argument, output or cotangent."""
+
+    shape: tuple[int, ...]
+    dtype: str
+    device: str = "cpu"
+    strides: tuple[int, ...] | None = None  # in elements; None where the framework hides them
+    offset: int = 0
+    layout: str = "contiguous"
+
+    def describe(self) -> str:
+        shape = ",".join(str(s) for s in self.shape)
+        text = f"{self.dtype}[{shape}] on {self.device}"
+        if self.strides is not None and self.layout != "contiguous":
+            text += f", {self.layout} (strides {self.strides}, offset {self.offset})"
+        return text
+
+    def to_dict(self) -> dict:
+        return {
+            "shape": list(self.shape),
+            "dtype": self.dtype,
+            "device": self.device,
+            "strides": None if self.strides is None else list(self.strides),
+            "offset": self.offset,
+            "layout": self.layout,
+        }
+
+
+class Backend(Protocol):
+    """Conversion and bookkeeping for one framework."""
+
+    name: str
+
+    def is_array(self, obj: Any) -> bool: ...
+
+    def info(self, obj: Any) -> ArrayInfo: ...
+
+    def to_numpy(self, obj: Any) -> np.ndarray:
+        """Values as float64/complex128 (or the integer/bool dtype) NumPy, on the CPU."""
+
+    def copy(self, obj: Any) -> Any:
+        """A copy with the same values, dtype, device and memory layout."""
+
+    def from_numpy(self, values: np.ndarray, dtype: str, device: str) -> Any:
+        """A new contiguous array of ``dtype`` on ``device``."""
+
+    def to_reference(self, obj: Any) -> Any:
+        """The same values widened to float64/complex128 on the CPU (finite differences)."""
+
+    def precision(self, infos) -> Any:
+        """Context manager for calls on arrays described by ``infos`` (JAX: local x64)."""
+
+    def restore(self, obj: Any, values: np.ndarray) -> None:
+        """Write ``values`` back into ``obj`` in place (after a detected mutation)."""
+
+
+def layout_name(shape: tuple[int, ...], strides: tuple[int, ...], offset: int) -> str:
+    """Describe a strided layout in words: contiguous, transposed, expanded, strided, offset."""
+    dims = [(sz, st) for sz, st in zip(shape, strides) if sz != 1]
+    words = []
+    if any(st == 0 for _, st in dims):
+        words.append("expanded")
+    expected = 1
+    contiguous = True
+    for sz, st in reversed(dims):
+        if st != expected:
+            contiguous = False
+        expected *= sz
+    if not contiguous and "expanded" not in words:
+        nonzero = [st for _, st in dims]
+        if sorted(nonzero, reverse=True) != nonzero:
+            words.append("transposed")
+        else:
+            words.append("strided")
+    if offset:
+        words.append("offset")
+    return " ".join(words) if words else "contiguous"

@@ -1,0 +1,91 @@
+"""JAX backend. float64 is enabled only inside ``x64()`` blocks, never globally."""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from .base import ArrayInfo
+
+
+def x64():
+    """Context in which JAX keeps float64/complex128 (the user's global setting untouched)."""
+    if jax.config.jax_enable_x64:
+        return contextlib.nullcontext()
+    return jax.enable_x64(True)
+
+
+def _dtype_name(dtype) -> str:
+    name = np.dtype(dtype).name
+    return "bfloat16" if name == "bfloat16" else name
+
+
+class JaxBackend:
+    name = "jax"
+
+    def is_array(self, obj: Any) -> bool:
+        return isinstance(obj, jax.Array)
+
+    def info(self, obj) -> ArrayInfo:
+        devices = getattr(obj, "devices", None)
+        device = "cpu"
+        if callable(devices):
+            ds = list(devices())
+            if ds:
+                d = ds[0]
+                device = "cpu" if d.platform == "cpu" else f"cuda:{d.id}" if d.platform == "gpu" else f"{d.platform}:{d.id}"
+        return ArrayInfo(shape=tuple(obj.shape), dtype=_dtype_name(obj.dtype), device=device)
+
+    def to_numpy(self, obj) -> np.ndarray:
+        a = np.asarray(obj)
+        if a.dtype.kind == "c":
+            return a.astype(np.complex128)
+        if a.dtype.kind == "f" or a.dtype.name == "bfloat16":
+            return a.astype(np.float64)
+        return a.copy()
+
+    def copy(self, obj):
+        return jnp.array(obj, copy=True)
+
+    def from_numpy(self, values: np.ndarray, dtype: str, device: str):
+        import ml_dtypes  # shipped with jax
+
+        np_dtype = ml_dtypes.bfloat16 if dtype == "bfloat16" else np.dtype(dtype)
+        arr = np.asarray(values)
+        if np.dtype(np_dtype).kind != "c" and np.iscomplexobj(arr):
+            arr = arr.real
+        with x64() if np.dtype(np_dtype).itemsize >= 8 else contextlib.nullcontext():
+            return jax.device_put(np.asarray(arr, dtype=np_dtype), _jax_device(device))
+
+    def to_reference(self, obj):
+        a = np.asarray(obj)
+        if a.dtype.kind == "c":
+            a = a.astype(np.complex128)
+        elif a.dtype.kind == "f" or a.dtype.name == "bfloat16":
+            a = a.astype(np.float64)
+        return jax.device_put(a, jax.devices("cpu")[0])
+
+    def restore(self, obj, values) -> None:  # jax arrays are immutable
+        return None
+
+    def precision(self, infos):
+        """x64 on while 64-bit arrays are involved (locally; never the global setting)."""
+        wide = any(i is not None and i.dtype in ("float64", "complex128", "int64", "uint64") for i in infos)
+        return x64() if wide else contextlib.nullcontext()
+
+    def is_differentiable(self, obj: Any) -> bool:
+        if not isinstance(obj, jax.Array):
+            return False
+        return jnp.issubdtype(obj.dtype, jnp.inexact)
+
+
+def _jax_device(name: str):
+    if name.startswith("cpu"):
+        return jax.devices("cpu")[0]
+    platform, _, index = name.partition(":")
+    platform = "gpu" if platform == "cuda" else platform
+    return jax.devices(platform)[int(index or 0)]

@@ -1,0 +1,155 @@
+"""PyTorch backend: tensors in, canonical NumPy out, layouts preserved on copy."""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any
+
+import numpy as np
+import torch
+
+from ..numeric import is_complex_dtype
+from .base import ArrayInfo, layout_name
+
+_DTYPE_NAMES = {
+    torch.float64: "float64",
+    torch.float32: "float32",
+    torch.float16: "float16",
+    torch.bfloat16: "bfloat16",
+    torch.complex128: "complex128",
+    torch.complex64: "complex64",
+}
+
+
+def torch_dtype(name: str) -> torch.dtype:
+    """``"float32"`` → ``torch.float32`` (any dtype torch knows by that name)."""
+    dtype = getattr(torch, name, None)
+    if not isinstance(dtype, torch.dtype):
+        raise ValueError(f"unknown torch dtype {name!r}")
+    return dtype
+
+
+def dtype_name(dtype: torch.dtype) -> str:
+    return _DTYPE_NAMES.get(dtype) or str(dtype).replace("torch.", "")
+
+
+class TorchBackend:
+    name = "torch"
+
+    def is_array(self, obj: Any) -> bool:
+        return isinstance(obj, torch.Tensor)
+
+    def info(self, obj: torch.Tensor) -> ArrayInfo:
+        shape = tuple(obj.shape)
+        strides = tuple(obj.stride())
+        offset = int(obj.storage_offset())
+        return ArrayInfo(
+            shape=shape,
+            dtype=dtype_name(obj.dtype),
+            device=str(obj.device),
+            strides=strides,
+            offset=offset,
+            layout=layout_name(shape, strides, offset),
+        )
+
+    def to_numpy(self, obj: torch.Tensor) -> np.ndarray:
+        t = obj.detach()
+        if t.is_conj():
+            t = t.resolve_conj()
+        if t.is_neg():
+            t = t.resolve_neg()
+        t = t.cpu()
+        if t.dtype in (torch.float16, torch.bfloat16, torch.float32):
+            return t.to(torch.float64).numpy().copy()
+        if t.dtype == torch.complex64:
+            return t.to(torch.complex128).numpy().copy()
+        if t.dtype == torch.complex32:
+            return t.to(torch.complex128).numpy().copy()
+        return t.numpy().copy()
+
+    def copy(self, obj: torch.Tensor) -> torch.Tensor:
+        """Clone storage and view, so strides, stride-0 dims and offsets survive."""
+        src = obj.detach()
+        if src.is_conj():
+            src = src.resolve_conj()
+        if src.is_neg():
+            src = src.resolve_neg()
+        storage = src.untyped_storage()
+        new = torch.empty(0, dtype=src.dtype, device=src.device)
+        new.set_(storage.clone(), src.storage_offset(), src.size(), src.stride())
+        return new
+
+    def from_numpy(self, values: np.ndarray, dtype: str, device: str) -> torch.Tensor:
+        target = torch_dtype(dtype)
+        arr = np.asarray(values)
+        if not is_complex_dtype(dtype) and np.iscomplexobj(arr):
+            arr = arr.real
+        t = torch.from_numpy(np.ascontiguousarray(arr))
+        return t.to(device=device, dtype=target)
+
+    def to_reference(self, obj: torch.Tensor) -> torch.Tensor:
+        t = obj.detach()
+        if t.is_conj():
+            t = t.resolve_conj()
+        t = t.to("cpu")
+        if t.is_complex():
+            return t.to(torch.complex128).clone()
+        if t.is_floating_point():
+            return t.to(torch.float64).clone()
+        return t.clone()
+
+    def restore(self, obj: torch.Tensor, values: np.ndarray) -> None:
+        with torch.no_grad():
+            src = torch.from_numpy(np.asarray(values)).to(device=obj.device, dtype=obj.dtype)
+            try:
+                obj.copy_(src)
+            except RuntimeError:  # overlapping memory (expanded): write the base instead
+                pass
+
+    def precision(self, infos):
+        return contextlib.nullcontext()
+
+    def is_differentiable(self, obj: Any) -> bool:
+        return isinstance(obj, torch.Tensor) and (obj.is_floating_point() or obj.is_complex())
+
+
+def make_tensor(
+    values,
+    dtype: str = "float64",
+    strides: tuple[int, ...] | None = None,
+    offset: int = 0,
+    device: str = "cpu",
+) -> torch.Tensor:
+    """Rebuild a tensor with given values *and memory layout* (used by reproducers).
+
+    ``strides`` are in elements, as reported by ``Tensor.stride()``; stride-0 (expanded)
+    dimensions are honoured. Without ``strides`` the tensor is contiguous.
+    """
+    arr = np.asarray(values)
+    if np.iscomplexobj(arr) is False and is_complex_dtype(dtype):
+        arr = arr.astype(np.complex128)
+    base = torch.from_numpy(np.array(arr)).to(dtype=torch_dtype(dtype))
+    if strides is None:
+        return base.to(device)
+    shape = tuple(arr.shape)
+    if len(strides) != len(shape):
+        raise ValueError(f"strides {strides} do not match shape {shape}")
+    # storage large enough for every addressed element, filled through a writable view
+    extent = offset + sum((s - 1) * st for s, st in zip(shape, strides) if s > 0) + 1
+    if any(s == 0 for s in shape):
+        extent = offset + 1
+    storage = torch.zeros(max(extent, 1), dtype=base.dtype, device=device)
+    view = storage.as_strided(shape, strides, offset)
+    if 0 in strides:
+        # overlapping memory: every aliased element must hold the same value already
+        unique = [slice(None) if st != 0 else slice(0, 1) for st in strides]
+        first = base[tuple(unique)]
+        if not torch.equal(first.expand(shape), base):
+            raise ValueError("values differ along a stride-0 (expanded) dimension")
+        writable = storage.as_strided(first.shape, [st if st else 0 for st in strides], offset)
+        with torch.no_grad():
+            writable.copy_(first.to(device))
+    else:
+        with torch.no_grad():
+            view.copy_(base.to(device))
+    return view

@@ -1,0 +1,76 @@
+"""Canonical numeric forms shared by every oracle.
+
+Canonical convention (documented in the README, "Conventions"):
+
+* every vᵀJ is a NumPy ``float64`` array (``complex128`` for complex inputs) in the
+  input's shape;
+* complex numbers are treated as pairs of reals.  A cotangent ``v`` and a gradient ``g``
+  are both written ``Re + i·Im``; ``g`` is the gradient of the real loss
+  ``L = Re Σ conj(v)·y`` with respect to ``Re x`` plus ``i`` times that with respect to
+  ``Im x``.  This is exactly what PyTorch's ``backward`` returns (the conjugate
+  Wirtinger convention); JAX's plain transpose is converted with
+  ``conj(jax_vjp(conj(v)))``.
+* the real inner product ``⟨a, b⟩ = Re Σ conj(a)·b`` links forward and reverse mode:
+  ``⟨v, J u⟩ = ⟨vᵀJ, u⟩`` for every tangent ``u``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+#: unit roundoff (machine epsilon) by dtype name; low-precision types included.
+EPSILON = {
+    "float64": float(np.finfo(np.float64).eps),
+    "complex128": float(np.finfo(np.float64).eps),
+    "float32": float(np.finfo(np.float32).eps),
+    "complex64": float(np.finfo(np.float32).eps),
+    "float16": float(np.finfo(np.float16).eps),
+    "bfloat16": 2.0**-7,
+}
+
+FLOAT_DTYPES = ("float64", "float32", "float16", "bfloat16")
+COMPLEX_DTYPES = ("complex128", "complex64")
+
+
+def is_differentiable_dtype(name: str) -> bool:
+    """True for the real and complex floating dtypes vjpcheck can differentiate."""
+    return name in FLOAT_DTYPES or name in COMPLEX_DTYPES
+
+
+def is_complex_dtype(name: str) -> bool:
+    return name in COMPLEX_DTYPES
+
+
+def wide_dtype(name: str) -> str:
+    """The float64/complex128 dtype in which references are computed."""
+    return "complex128" if is_complex_dtype(name) else "float64"
+
+
+def canonical(array, complex_: bool | None = None) -> np.ndarray:
+    """A float64 or complex128 copy of ``array`` (which must already be NumPy-like)."""
+    a = np.asarray(array)
+    if complex_ is None:
+        complex_ = np.iscomplexobj(a)
+    return np.array(a, dtype=np.complex128 if complex_ else np.float64, copy=True)
+
+
+def real_inner(a: np.ndarray, b: np.ndarray) -> float:
+    """⟨a, b⟩ = Re Σ conj(a)·b, the inner product of C as R²."""
+    return float(np.real(np.vdot(np.asarray(a).reshape(-1), np.asarray(b).reshape(-1))))
+
+
+def abs_inner(a: np.ndarray, b: np.ndarray) -> float:
+    """Σ |a|·|b|: the scale of the terms summed by :func:`real_inner`."""
+    return float(np.sum(np.abs(a) * np.abs(b)))
+
+
+def random_like(rng: np.random.Generator, shape, complex_: bool) -> np.ndarray:
+    """Standard normal values (unit variance per entry, also for complex)."""
+    if complex_:
+        return (rng.standard_normal(shape) + 1j * rng.standard_normal(shape)) / np.sqrt(2.0)
+    return rng.standard_normal(shape)
+
+
+def format_index(shape: tuple, flat: int) -> tuple:
+    """Flat index → multi-index tuple for ``shape`` (scalars give ``()``)."""
+    return tuple(int(i) for i in np.unravel_index(flat, shape)) if shape else ()

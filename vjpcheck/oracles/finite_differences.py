@@ -1,0 +1,222 @@
+"""Finite differences in float64/complex128 on the CPU: the independent reference.
+
+Method, per real coordinate (complex inputs: the real and the imaginary part separately):
+
+* step ``h = 2⁻¹⁰ · max(|x_k|, 10⁻³)``, rounded so that ``x ± h`` is exact;
+* central differences at ``h`` and ``h/2`` of every output *entry* (outputs are differenced
+  elementwise and only then contracted with v, so small terms are not lost to cancellation
+  against large ones), combined by Richardson extrapolation: ``R = (4·D(h/2) − D(h)) / 3``;
+* error estimate per entry: ``|D(h/2) − D(h)|`` (a bound for the error of D(h/2), which R
+  improves on) plus the rounding error ``16·ε·max|f| / h``;
+* smoothness: one-sided slopes (f(x+h)−f(x))/h and (f(x)−f(x−h))/h must differ by O(h), so
+  their gap must halve when h halves. At a kink (relu/abs at 0, ties of max/sort, clamp
+  edges) the gap stays, at a jump (floor) it doubles. Coordinates whose estimates do not
+  converge are retried with h/16 twice before they are called non-smooth. Non-smooth and
+  out-of-domain coordinates are *masked*: no oracle is compared with another there, except
+  oracles that share one derivative rule (which must agree even at kinks).
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+import numpy as np
+
+from ..numeric import EPSILON
+from ..records import OracleResult
+from .base import Oracle, OracleContext, OracleUnavailable
+
+BASE_STEP = 2.0**-10
+MIN_SCALE = 1e-3
+RETRIES = 2
+RETRY_FACTOR = 16.0
+KINK_RATIO = 0.6  # gap(h/2) / gap(h) is 0.5 for smooth functions, 1 at a kink, 2 at a jump
+CONVERGENCE = 1e-3  # |D(h/2) − D(h)| above this fraction of the scale: not converged
+
+
+class FiniteDifferences(Oracle):
+    name = "finite_differences"
+    rule = "numeric"
+
+    def compute(self, case, ctx: OracleContext, result: OracleResult) -> None:
+        n_coords = sum(int(np.prod(i.shape, dtype=np.int64)) * (2 if i.dtype.startswith("complex") else 1) for i in case.wrt_infos)
+        if n_coords > ctx.fd_max_coords:
+            raise OracleUnavailable(f"{n_coords} input coordinates: above fd_max_coords={ctx.fd_max_coords}")
+        evaluate, eps, mode = _evaluator(case)
+        if mode != "reference":
+            result.message = mode
+        v_flat = np.concatenate([v.reshape(-1) for v in case.v if v is not None]).astype(np.complex128)
+        weights = np.abs(v_flat)
+
+        x0 = [np.array(p, copy=True) for p in case.primals]
+        f0 = evaluate(x0)
+        if not np.all(np.isfinite(f0[weights > 0])):
+            raise OracleUnavailable("the function value is not finite where the cotangent is nonzero")
+
+        directions = []  # (arg, flat index, component: 0 real / 1 imaginary)
+        for a, p in enumerate(x0):
+            for k in range(p.size):
+                directions.append((a, k, 0))
+                if np.iscomplexobj(p):
+                    directions.append((a, k, 1))
+
+        columns = [None] * len(directions)
+        estimates = np.zeros(len(directions))
+        errors = np.zeros(len(directions))
+        scales = np.zeros(len(directions))
+        status = [""] * len(directions)
+        gaps = []
+        for d, (a, k, comp) in enumerate(directions):
+            base = abs(x0[a].reshape(-1)[k])
+            h = BASE_STEP * max(base, MIN_SCALE)
+            for attempt in range(RETRIES + 1):
+                col = _column(evaluate, x0, a, k, comp, h, f0, weights, v_flat, eps)
+                if col["status"] == "ok" or col["status"] in ("kink", "jump", "out-of-domain"):
+                    break
+                h /= RETRY_FACTOR
+            columns[d] = col["R"]
+            estimates[d], errors[d], scales[d] = col["g"], col["err"], col["scale"]
+            status[d] = col["status"]
+            gaps.append(col["gaps"])
+
+        # significance floor: tiny gaps far below every gradient entry are rounding, not kinks
+        floor = 1e-12 * (scales.max() if scales.size else 0.0)
+        for d, (g1, g2, noise2) in enumerate(gaps):
+            if status[d] in ("kink", "jump") and g2 <= floor + noise2:
+                status[d] = "ok"
+            if status[d] == "no-convergence" and errors[d] <= CONVERGENCE * max(scales[d], floor * 1e6):
+                status[d] = "ok"
+
+        grads, errs, scls, masks, reasons = [], [], [], [], []
+        d = 0
+        for a, p in enumerate(x0):
+            shape, n = p.shape, p.size
+            is_c = np.iscomplexobj(p)
+            g = np.zeros(n, dtype=np.complex128 if is_c else np.float64)
+            e = np.zeros(n)
+            s = np.zeros(n)
+            m = np.zeros(n, dtype=bool)
+            for k in range(n):
+                parts = [d] if not is_c else [d, d + 1]
+                for c, dd in enumerate(parts):
+                    g[k] += estimates[dd] * (1j if c == 1 else 1)
+                    e[k] += errors[dd]
+                    s[k] += scales[dd]
+                    if status[dd] != "ok":
+                        m[k] = True
+                        if len(reasons) < 8:
+                            idx = tuple(int(i) for i in np.unravel_index(k, shape)) if shape else ()
+                            reasons.append(f"arg{case.wrt[a]}{list(idx)}: {_REASON[status[dd]]}")
+                d += len(parts)
+            grads.append(g.reshape(shape))
+            errs.append(e.reshape(shape))
+            scls.append(s.reshape(shape))
+            masks.append(m.reshape(shape))
+        result.grads, result.error, result.scale, result.nonsmooth = grads, errs, scls, masks
+        result.nonsmooth_reasons = reasons
+        real_outputs = all(not i.dtype.startswith("complex") for i, d in zip(case.output_infos, case.output_differentiable) if d)
+        if all(not np.iscomplexobj(p) for p in x0) and real_outputs and f0.size * len(directions) <= 100_000:
+            result.jacobian = np.stack([np.real(c) for c in columns], axis=1)  # m × n, rows: outputs
+        ctx.nonsmooth = masks
+
+
+_REASON = {
+    "kink": "non-smooth (one-sided slopes differ: a kink, tie or clamp edge)",
+    "jump": "non-smooth (the function jumps: floor/round/sign-like)",
+    "no-convergence": "non-smooth (finite-difference estimates do not converge)",
+    "out-of-domain": "out of domain (the function is not finite within the step)",
+}
+
+
+def _column(evaluate, x0, a, k, comp, h, f0, weights, v_flat, eps) -> dict:
+    """Richardson estimate, error bound and smoothness test for one coordinate."""
+    xk = x0[a].reshape(-1)[k]
+    part = xk.imag if comp else xk.real
+    h = (part + h) - part  # exactly representable step
+    values = {}
+    for s in (1.0, -1.0, 0.5, -0.5):
+        x = [np.array(p, copy=True) for p in x0]
+        flat = x[a].reshape(-1)
+        flat[k] = flat[k] + (1j * s * h if comp else s * h)
+        values[s] = evaluate(x)
+    fp, fm, fp2, fm2 = values[1.0], values[-1.0], values[0.5], values[-0.5]
+    live = weights > 0
+    stacked = np.stack([f0, fp, fm, fp2, fm2])
+    if not np.all(np.isfinite(stacked[:, live])):
+        return {"status": "out-of-domain", "R": np.zeros_like(f0), "g": 0.0, "err": 0.0, "scale": 0.0, "gaps": (0.0, 0.0, 0.0)}
+    d1 = (fp - fm) / (2 * h)
+    d2 = (fp2 - fm2) / h
+    richardson = (4 * d2 - d1) / 3
+    magnitude = np.max(np.abs(stacked), axis=0)
+    rounding = 16 * eps * magnitude / h
+    entry_err = np.abs(d2 - d1) + rounding
+    g = float(np.real(np.vdot(v_flat, richardson)))
+    err = float(np.sum(weights * entry_err))
+    scale = float(np.sum(weights * np.abs(richardson)))
+    gap1 = float(np.sum(weights * np.abs((fp - f0) - (f0 - fm)) / h))
+    gap2 = float(np.sum(weights * np.abs((fp2 - f0) - (f0 - fm2)) / (h / 2)))
+    noise2 = float(np.sum(weights * 8 * eps * magnitude / (h / 2)))
+    if gap2 > 1.5 * gap1 + 4 * noise2:
+        status = "jump"
+    elif gap2 > KINK_RATIO * gap1 + 4 * noise2:
+        status = "kink"
+    elif float(np.sum(weights * np.abs(d2 - d1))) > CONVERGENCE * scale + 4 * noise2:
+        status = "no-convergence"
+    else:
+        status = "ok"
+    return {"status": status, "R": richardson, "g": g, "err": err, "scale": scale, "gaps": (gap1, gap2, noise2)}
+
+
+def _evaluator(case):
+    """f(wrt values) → flat complex128 vector of the differentiable outputs.
+
+    float64/complex128 on the CPU when the function accepts it; otherwise the case's own
+    dtype and device (with that dtype's epsilon in the error estimate).
+    """
+    backend = case.backend
+    diff = case.output_differentiable
+
+    def flat(outputs):
+        parts = [backend.to_numpy(o).reshape(-1) for o, d in zip(outputs, diff) if d]
+        return np.concatenate(parts).astype(np.complex128)
+
+    if case.framework == "torch":
+        import torch
+
+        ctx_factory = torch.no_grad
+    else:
+        from ..frameworks.jax_backend import x64
+
+        ctx_factory = x64
+
+    ref_args = [backend.to_reference(a) if info is not None else a for a, info in zip(case.args, case.arg_infos)]
+
+    def reference(values):
+        with ctx_factory():
+            wrt = [_like_reference(backend, v) for v in values]
+            return flat(case.call(case.substitute(ref_args, wrt)))
+
+    try:
+        out = reference(case.primals)
+        if out.size != sum(int(np.prod(i.shape, dtype=np.int64)) for i, d in zip(case.output_infos, diff) if d):
+            raise ValueError("output size changed in float64")
+        return reference, EPSILON["float64"], "reference"
+    except Exception as exc:  # fall back to the case's own precision
+        reason = f"finite differences ran in the case's dtype: float64 evaluation failed ({type(exc).__name__}: {exc})"[:300]
+
+    native_args = case.fresh_args()
+    dtypes = [case.arg_infos[i].dtype for i in case.wrt]
+    devices = [case.arg_infos[i].device for i in case.wrt]
+    eps = max(EPSILON.get(d, EPSILON["float32"]) for d in dtypes)
+
+    def native(values):
+        with (ctx_factory() if case.framework == "torch" else contextlib.nullcontext()):
+            wrt = [backend.from_numpy(v, dt, dev) for v, dt, dev in zip(values, dtypes, devices)]
+            return flat(case.call(case.substitute(native_args, wrt)))
+
+    return native, eps, reason
+
+
+def _like_reference(backend, values: np.ndarray):
+    arr = np.asarray(values)
+    return backend.to_reference(backend.from_numpy(arr, "complex128" if np.iscomplexobj(arr) else "float64", "cpu"))

@@ -1,0 +1,47 @@
+"""Forward mode (``jax.jvp``): ⟨v, J u⟩ for random tangents u."""
+
+from __future__ import annotations
+
+import jax
+import numpy as np
+
+from ..numeric import abs_inner, random_like, real_inner
+from ..records import OracleResult, Projection
+from .base import FreshInputs, Oracle, OracleContext
+from .jax_common import kept_outputs, precision, wrt_function
+
+
+class JaxForward(Oracle):
+    name = "jax.forward"
+    framework = "jax"
+    rule = "jax-forward"
+    kind = "projection"
+
+    def unsupported(self, exc):
+        text = str(exc)
+        if "forward-mode" in text or "custom_vjp" in text:
+            return "forward mode not available: " + text.strip().splitlines()[0][:200]
+        return None
+
+    def compute(self, case, ctx: OracleContext, result: OracleResult) -> None:
+        with precision(case):
+            keep = kept_outputs(case)
+            for p in range(ctx.projections):
+                rng = ctx.rng(1000 + p)
+                fresh = FreshInputs(case)
+                f = wrt_function(case, fresh.args, keep)
+                tangents, used = [], []
+                for k, i in enumerate(case.wrt):
+                    info = case.arg_infos[i]
+                    u = random_like(rng, info.shape, info.dtype.startswith("complex"))
+                    if ctx.nonsmooth is not None:
+                        u = np.where(ctx.nonsmooth[k], 0, u)
+                    t = case.backend.from_numpy(u, info.dtype, info.device)
+                    tangents.append(t)
+                    used.append(case.backend.to_numpy(t))
+                primals = [fresh.args[i] for i in case.wrt]
+                _, t_out = jax.jvp(f, tuple(primals), tuple(tangents))
+                value = sum(real_inner(case.v[k], case.backend.to_numpy(t)) for k, t in zip(keep, t_out))
+                scale = sum(abs_inner(case.v[k], case.backend.to_numpy(t)) for k, t in zip(keep, t_out))
+                result.projections.append(Projection(tangents=used, value=float(value), scale=float(scale)))
+                result.findings.extend(fresh.findings(self.name))

@@ -1,0 +1,58 @@
+"""The explicit ``jax.jacrev`` Jacobian contracted with v (realified for complex cases)."""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from ..records import OracleResult
+from .base import (
+    FreshInputs,
+    Oracle,
+    OracleContext,
+    OracleUnavailable,
+    any_complex,
+    contract_jacobian,
+    realified_rows_contract,
+    realified_size,
+)
+from .jax_common import kept_outputs, precision, wrt_function
+
+
+class JaxJacobian(Oracle):
+    name = "jax.jacobian"
+    framework = "jax"
+    rule = "jax-reverse"
+
+    def compute(self, case, ctx: OracleContext, result: OracleResult) -> None:
+        rows = realified_size([i for i, d in zip(case.output_infos, case.output_differentiable) if d])
+        if rows > ctx.jacobian_max_rows:
+            raise OracleUnavailable(f"{rows} output entries: above jacobian_max_rows={ctx.jacobian_max_rows}")
+        with precision(case):
+            fresh = FreshInputs(case)
+            keep = kept_outputs(case)
+            primals = [fresh.args[i] for i in case.wrt]
+            argnums = tuple(range(len(primals)))
+            if not any_complex(case):
+                f = wrt_function(case, fresh.args, keep)
+                blocks = jax.jacrev(f, argnums=argnums)(*primals)
+                blocks = [[case.backend.to_numpy(b) for b in per_out] for per_out in blocks]
+                result.grads, result.jacobian = contract_jacobian(blocks, case)
+            else:
+                is_c = [jnp.iscomplexobj(p) for p in primals]
+                real_primals = [jnp.stack([p.real, p.imag], -1) if c else p for p, c in zip(primals, is_c)]
+                g = wrt_function(case, fresh.args, keep)
+
+                def f_real(*rp):
+                    p = [r[..., 0] + 1j * r[..., 1] if c else r for r, c in zip(rp, is_c)]
+                    flat = []
+                    for y in g(*p):
+                        flat.append((jnp.stack([y.real, y.imag], -1) if jnp.iscomplexobj(y) else y).reshape(-1))
+                    return jnp.concatenate(flat)
+
+                blocks = jax.jacrev(f_real, argnums=argnums)(*real_primals)
+                rows_m = np.concatenate([np.asarray(b, dtype=np.float64).reshape(b.shape[0], -1) for b in blocks], axis=1)
+                result.grads = realified_rows_contract(rows_m, case)
+                result.jacobian = rows_m
+            result.findings.extend(fresh.findings(self.name))

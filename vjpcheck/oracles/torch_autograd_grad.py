@@ -1,0 +1,23 @@
+"""``torch.autograd.grad(ys, xs, grad_outputs=v)``."""
+
+from __future__ import annotations
+
+import torch
+
+from ..records import OracleResult
+from .base import Oracle, OracleContext
+from .torch_common import canonical_grads, differentiable_pairs, prepare
+
+
+class TorchAutogradGrad(Oracle):
+    name = "torch.autograd.grad"
+    framework = "torch"
+    rule = "torch-reverse"
+
+    def compute(self, case, ctx: OracleContext, result: OracleResult) -> None:
+        fresh, xs = prepare(case)
+        outputs = case.call(fresh.args)
+        ys, vs = differentiable_pairs(case, outputs, fresh.cotangents)
+        grads = torch.autograd.grad(ys, xs, grad_outputs=vs, allow_unused=True) if ys else [None] * len(xs)
+        result.grads = canonical_grads(case, grads, result)
+        result.findings.extend(fresh.findings(self.name))

@@ -1,0 +1,164 @@
+"""Plain records produced by a check: oracle results, comparisons, findings, verdicts.
+
+Everything here converts to JSON-serialisable dicts with ``to_dict()`` so that pytest-xdist
+workers and the report writer can pass records around without pickling framework objects.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+#: Finding kinds whose presence makes a verdict a *mismatch* (wrong values).
+VALUE_FINDINGS = ("mismatch", "non-finite")
+#: Finding kinds whose presence makes a verdict an *error* (a broken contract or a crash).
+ERROR_FINDINGS = (
+    "forward-error",  # the function itself raised on the case
+    "oracle-error",  # an oracle (usually the backward rule) raised
+    "wrong-shape",  # a backward returned a gradient of the wrong shape
+    "wrong-dtype",
+    "wrong-device",
+    "mutated-input",  # an input was modified by a forward/backward
+    "mutated-cotangent",  # a backward wrote into its incoming gradient
+)
+STATUSES = ("pass", "mismatch", "error", "skipped")
+
+
+def array_to_json(a: np.ndarray | None) -> Any:
+    """Arrays as nested lists; complex entries as ``[re, im]`` pairs."""
+    if a is None:
+        return None
+    a = np.asarray(a)
+    if np.iscomplexobj(a):
+        return np.stack([a.real, a.imag], axis=-1).tolist()
+    return a.tolist()
+
+
+@dataclass
+class Finding:
+    """One thing wrong with the case, attributed to the oracle that revealed it."""
+
+    kind: str
+    message: str
+    oracle: str | None = None
+    details: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return {"kind": self.kind, "oracle": self.oracle, "message": self.message, "details": self.details}
+
+
+@dataclass
+class Projection:
+    """A forward-mode result: ⟨v, J u⟩ for a tangent ``u`` (one array per input)."""
+
+    tangents: list[np.ndarray]
+    value: float  # ⟨v, J u⟩
+    scale: float  # Σ|v|·|J u|, for the rounding part of the tolerance
+
+
+@dataclass
+class OracleResult:
+    """What one oracle computed for one case, in canonical form.
+
+    ``grads[i]`` is vᵀJ for the i-th differentiated argument (float64/complex128, the
+    argument's shape).  ``error[i]`` is an estimate of the absolute error of each entry
+    (zero for AD oracles).  ``scale[i]``, when known, is Σ_j |v_j|·|J_jk|, the size of the
+    terms that were summed into entry k: the natural yardstick for rounding errors.
+    """
+
+    name: str
+    status: str = "ok"  # ok | error | unavailable
+    rule: str = ""  # oracles sharing a rule must agree even at non-smooth points
+    grads: list[np.ndarray] | None = None
+    error: list[np.ndarray] | None = None
+    scale: list[np.ndarray] | None = None
+    nonsmooth: list[np.ndarray] | None = None  # boolean masks (finite differences)
+    nonsmooth_reasons: list[str] = field(default_factory=list)
+    projections: list[Projection] = field(default_factory=list)
+    jacobian: np.ndarray | None = None  # matricised (m × n) Jacobian, small cases only
+    findings: list[Finding] = field(default_factory=list)
+    message: str = ""  # error text / reason unavailable / notes
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+    def to_dict(self) -> dict:
+        d: dict[str, Any] = {
+            "name": self.name,
+            "status": self.status,
+            "rule": self.rule,
+            "message": self.message,
+            "seconds": round(self.seconds, 6),
+        }
+        if self.grads is not None:
+            d["grads"] = [array_to_json(g) for g in self.grads]
+        if self.error is not None:
+            d["error"] = [array_to_json(e) for e in self.error]
+        if self.nonsmooth is not None:
+            d["nonsmooth"] = [array_to_json(m) for m in self.nonsmooth]
+        if self.projections:
+            d["projections"] = [{"value": p.value, "scale": p.scale} for p in self.projections]
+        if self.jacobian is not None:
+            d["jacobian"] = array_to_json(self.jacobian)
+        return d
+
+
+@dataclass
+class EntryError:
+    """One compared entry: where, what each side said, and the tolerance it had."""
+
+    arg: int
+    index: tuple
+    expected: complex | float
+    got: complex | float
+    abs_error: float
+    rel_error: float
+    tolerance: float
+
+    def to_dict(self) -> dict:
+        def num(x):
+            return [x.real, x.imag] if isinstance(x, complex) else x
+
+        return {
+            "arg": self.arg,
+            "index": list(self.index),
+            "expected": num(self.expected),
+            "got": num(self.got),
+            "abs_error": self.abs_error,
+            "rel_error": self.rel_error,
+            "tolerance": self.tolerance,
+        }
+
+
+@dataclass
+class Comparison:
+    """Oracle ``got`` checked against oracle ``expected``."""
+
+    expected: str
+    got: str
+    passed: bool
+    kind: str = "vector"  # vector | projection
+    worst_ratio: float = 0.0  # max over entries of abs_error / tolerance
+    compared: int = 0
+    excluded: int = 0  # entries left out at non-smooth points
+    worst: list[EntryError] = field(default_factory=list)
+    error_maps: list[np.ndarray] | None = None  # |got - expected| / tolerance per arg
+    message: str = ""
+
+    def to_dict(self) -> dict:
+        return {
+            "expected": self.expected,
+            "got": self.got,
+            "passed": self.passed,
+            "kind": self.kind,
+            "worst_ratio": self.worst_ratio,
+            "compared": self.compared,
+            "excluded": self.excluded,
+            "worst": [w.to_dict() for w in self.worst],
+            "error_maps": None if self.error_maps is None else [array_to_json(m) for m in self.error_maps],
+            "message": self.message,
+        }

@@ -1,0 +1,82 @@
+"""A copy-paste script that re-runs one check on the exact same case."""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import textwrap
+from typing import Any
+
+import numpy as np
+
+from .case import Case
+
+
+def function_reference(fn: Any) -> tuple[list[str], str]:
+    """(lines that define or import the function, the expression that names it)."""
+    owner = getattr(fn, "__self__", None)
+    target, suffix = (owner, "." + getattr(fn, "__name__", "apply")) if isinstance(owner, type) else (fn, "")
+    module = getattr(target, "__module__", None)
+    qual = getattr(target, "__qualname__", None) or getattr(target, "__name__", None)
+    if module and qual and module != "__main__" and "<locals>" not in qual and "<lambda>" not in qual:
+        try:
+            obj = importlib.import_module(module)
+            for part in qual.split("."):
+                obj = getattr(obj, part)
+            top = qual.split(".")[0]
+            return [f"from {module} import {top}"], qual + suffix
+        except Exception:
+            pass
+    try:
+        source = textwrap.dedent(inspect.getsource(getattr(target, "__wrapped__", target)))
+    except (OSError, TypeError):
+        return [f"# could not recover the source of {qual or target!r}: define it here as `fn`", "fn = None"], "fn"
+    name = getattr(target, "__name__", "fn")
+    lines = ["# recovered source (closures and globals it uses must be defined too):"] + source.rstrip().splitlines()
+    if name == "<lambda>":
+        return lines + ["# assign the lambda above to `fn`", "fn = None"], "fn"
+    if getattr(target, "__wrapped__", None) is not None and not isinstance(owner, type):
+        lines.append(f"# {name} was wrapped (e.g. jax.custom_vjp): re-apply its decorators/defvjp above")
+    return lines, name + suffix
+
+
+def array_literal(case: Case, obj: Any, info) -> str:
+    literal = repr(case.backend.to_numpy(obj).tolist())
+    if case.framework == "torch":
+        layout = ""
+        if info.layout != "contiguous":
+            layout = f", strides={tuple(info.strides)}, offset={info.offset}"
+        return f"make_tensor({literal}, dtype={info.dtype!r}{layout}, device={info.device!r})"
+    return f"jnp.asarray(np.array({literal}), dtype={info.dtype!r})"
+
+
+def build_reproducer(case: Case, options: dict) -> str:
+    """Script text: imports, the function, the exact arguments and cotangent, the check."""
+    fn_lines, fn_expr = function_reference(case.fn)
+    lines = [f"# vjpcheck reproducer for {case.name}", "import numpy as np", "import vjpcheck"]
+    if case.framework == "torch":
+        lines += ["import torch", "from vjpcheck import make_tensor"]
+    else:
+        lines += ["import jax", "import jax.numpy as jnp"]
+        wide = any(i is not None and i.dtype in ("float64", "complex128") for i in case.arg_infos)
+        if wide:
+            lines.append('jax.config.update("jax_enable_x64", True)  # the case is float64')
+    lines += fn_lines
+    arg_exprs = []
+    for i, (a, info) in enumerate(zip(case.args, case.arg_infos)):
+        lines.append(f"arg{i} = " + (array_literal(case, a, info) if info is not None else repr(a)))
+        arg_exprs.append(f"arg{i}")
+    cots = []
+    for k, (c, info) in enumerate(zip(case.cotangents, case.cotangent_infos)):
+        if c is None:
+            cots.append("None")
+            continue
+        lines.append(f"v{k} = " + array_literal(case, c, info))
+        cots.append(f"v{k}")
+    v_expr = cots[0] if case.single_output else "(" + ", ".join(cots) + ("," if len(cots) == 1 else "") + ")"
+    opts = "".join(f", {k}={v!r}" for k, v in options.items())
+    lines.append(
+        f"verdict = vjpcheck.check_vjp({fn_expr}, {', '.join(arg_exprs)}, v={v_expr}, wrt={case.wrt!r}, seed={case.seed}{opts})"
+    )
+    lines.append("print(verdict)")
+    return "\n".join(lines)

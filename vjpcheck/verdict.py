@@ -1,0 +1,140 @@
+"""The verdict of one check: status, evidence, and an explanation a person can act on."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from .records import ERROR_FINDINGS, VALUE_FINDINGS, Comparison, Finding, OracleResult
+
+_PRECEDENCE = {"error": 3, "mismatch": 2, "skipped": 1, "pass": 0}
+
+
+@dataclass
+class Verdict:
+    """Outcome of :func:`vjpcheck.check_vjp`.
+
+    ``status`` is one of ``"pass"``, ``"mismatch"`` (wrong values), ``"error"`` (an oracle
+    raised, or a contract was broken: wrong shape/dtype/device, mutated input or
+    cotangent, a forward that raised) or ``"skipped"`` (see ``reasons``).
+    """
+
+    status: str
+    function: str
+    framework: str
+    label: str = "first order"
+    case: dict = field(default_factory=dict)
+    oracles: list[OracleResult] = field(default_factory=list)
+    comparisons: list[Comparison] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+    reasons: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    reproducer: str = ""
+    seconds: float = 0.0
+    children: list["Verdict"] = field(default_factory=list)
+
+    # ---- status --------------------------------------------------------------------
+    @property
+    def passed(self) -> bool:
+        return self.overall_status == "pass"
+
+    @property
+    def overall_status(self) -> str:
+        statuses = [self.status] + [c.overall_status for c in self.children]
+        return max(statuses, key=_PRECEDENCE.__getitem__)
+
+    def all_findings(self) -> list[Finding]:
+        out = list(self.findings)
+        for c in self.children:
+            out.extend(c.all_findings())
+        return out
+
+    def finding_kinds(self) -> set[str]:
+        return {f.kind for f in self.all_findings()}
+
+    def suspects(self) -> list[str]:
+        """Oracles that disagree with every oracle they were compared with."""
+        failed, total = Counter(), Counter()
+        for c in self.comparisons:
+            for name in (c.expected, c.got):
+                total[name] += 1
+                if not c.passed:
+                    failed[name] += 1
+        if not failed:
+            return []
+        most = max(failed.values())
+        clean = [n for n in total if failed[n] == 0]
+        if not clean:
+            return sorted(n for n in failed if failed[n] == most)
+        return sorted(n for n in failed if failed[n] == total[n])
+
+    # ---- presentation --------------------------------------------------------------
+    def summary(self) -> str:
+        text = f"{self.overall_status.upper()}: {self.function} ({self.framework})"
+        if self.reasons and self.overall_status == "skipped":
+            text += f" — {self.reasons[0]}"
+        return text
+
+    def explain(self) -> str:
+        lines = [f"vjpcheck {self.label}: {self.status.upper()} for {self.function} ({self.framework})"]
+        args = self.case.get("args", [])
+        for a in args:
+            mark = " (differentiated)" if a.get("differentiated") else ""
+            lines.append(f"  arg{a['index']}: {a['description']}{mark}")
+        for k, c in enumerate(self.case.get("cotangents", [])):
+            if c:
+                lines.append(f"  v[{k}]: {c['description']}")
+        errors = [f for f in self.findings if f.kind in ERROR_FINDINGS]
+        values = [f for f in self.findings if f.kind in VALUE_FINDINGS]
+        if errors:
+            lines.append("  findings:")
+            lines += [f"    [{f.kind}] {f.message}" for f in errors]
+        if values:
+            suspects = self.suspects()
+            if suspects:
+                lines.append(f"  disagreeing: {', '.join(suspects)} (every other oracle agrees)" if len(suspects) < len(self.comparisons) else f"  disagreeing: {', '.join(suspects)}")
+            failed = [c for c in self.comparisons if not c.passed]
+            lines.append("  mismatches:")
+            for c in failed[:6]:
+                lines.append(f"    {c.message}")
+                for w in c.worst[1:4]:
+                    lines.append(
+                        f"      arg{w.arg}{list(w.index)}: got {w.got!r}, expected {w.expected!r} "
+                        f"(abs {w.abs_error:.3g}, rel {w.rel_error:.3g}, tol {w.tolerance:.3g})"
+                    )
+            if len(failed) > 6:
+                lines.append(f"    … and {len(failed) - 6} more failing comparisons")
+        if self.reasons:
+            lines.append("  skipped: " + "; ".join(self.reasons[:4]))
+        unavailable = [o for o in self.oracles if o.status == "unavailable"]
+        if unavailable:
+            lines.append("  not run: " + "; ".join(f"{o.name} ({o.message[:120]})" for o in unavailable))
+        lines += [f"  note: {n}" for n in self.notes]
+        for child in self.children:
+            lines.append("")
+            lines.append(child.explain())
+        if self.reproducer and self.overall_status in ("mismatch", "error") and self.label == "first order":
+            lines.append("  reproducer:")
+            lines += ["    " + line for line in self.reproducer.splitlines()]
+        return "\n".join(lines)
+
+    __str__ = explain
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "status": self.status,
+            "overall_status": self.overall_status,
+            "function": self.function,
+            "framework": self.framework,
+            "label": self.label,
+            "case": self.case,
+            "oracles": [o.to_dict() for o in self.oracles],
+            "comparisons": [c.to_dict() for c in self.comparisons],
+            "findings": [f.to_dict() for f in self.findings],
+            "reasons": self.reasons,
+            "notes": self.notes,
+            "reproducer": self.reproducer,
+            "seconds": round(self.seconds, 6),
+            "children": [c.to_dict() for c in self.children],
+        }
