@@ -24,7 +24,8 @@ def vjp_map(case: Case) -> tuple[Callable, tuple]:
         def torch_vjp_map(*xs_vs):
             xs, vs = xs_vs[:n], xs_vs[n:]
             with torch.enable_grad():
-                xs = [x if x.requires_grad else x.detach().requires_grad_() for x in xs]
+                # never detach: that would drop a forward-mode tangent (forward-over-reverse)
+                xs = [x if x.requires_grad else x.requires_grad_() if x.is_leaf else x.clone().requires_grad_() for x in xs]
                 outs = case.call(case.substitute(fixed, xs))
                 ys, cs = [], []
                 for k, v in zip(keep, vs):

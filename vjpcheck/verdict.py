@@ -54,7 +54,17 @@ class Verdict:
         return {f.kind for f in self.all_findings()}
 
     def suspects(self) -> list[str]:
-        """Oracles that disagree with every oracle they were compared with."""
+        """Oracles most likely wrong.
+
+        Finite differences are the independent referee when they ran: the suspects are the
+        oracles that disagree with them (several AD oracles sharing one backward rule are
+        not independent votes). Without them: the oracles that disagree with every oracle
+        they were compared with.
+        """
+        referee = "finite_differences"
+        against_fd = [c for c in self.comparisons if referee in (c.expected, c.got)]
+        if against_fd:
+            return sorted({c.got if c.expected == referee else c.expected for c in against_fd if not c.passed})
         failed, total = Counter(), Counter()
         for c in self.comparisons:
             for name in (c.expected, c.got):
@@ -93,11 +103,13 @@ class Verdict:
         if values:
             suspects = self.suspects()
             if suspects:
-                lines.append(f"  disagreeing: {', '.join(suspects)} (every other oracle agrees)" if len(suspects) < len(self.comparisons) else f"  disagreeing: {', '.join(suspects)}")
-            failed = [c for c in self.comparisons if not c.passed]
+                lines.append(f"  disagreeing: {', '.join(suspects)}")
+            failed = [c for c in self.comparisons if not c.passed and c.message]
             lines.append("  mismatches:")
+            lines += [f"    [{f.kind}] {f.message}" for f in values if f.kind != "mismatch"]
+            lines += [f"    [mismatch] {f.message}" for f in values if f.kind == "mismatch" and f.oracle and f.oracle.startswith("twin")]
             for c in failed[:6]:
-                lines.append(f"    {c.message}")
+                lines.append(f"    [mismatch] {c.message}")
                 for w in c.worst[1:4]:
                     lines.append(
                         f"      arg{w.arg}{list(w.index)}: got {w.got!r}, expected {w.expected!r} "
