@@ -449,3 +449,23 @@ PLANTED = [
     Planted("wrong dtype (silently cast)", TanhFloat32Grad.apply, TanhRight.apply, lambda: (_t(4),), "wrong-dtype"),
     Planted("wrong only for non-square input", RowSumSquareOnly.apply, RowSumRight.apply, lambda: (_t(2, 3),), "mismatch"),
 ]
+
+
+# ---- used by reproducer tests: index gradient that ignores duplicates --------------------------
+class TakeRowsNoAccumulate(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x, idx):
+        ctx.save_for_backward(idx)
+        ctx.n = x.shape[0]
+        return x[idx]
+
+    @staticmethod
+    def backward(ctx, g):
+        (idx,) = ctx.saved_tensors
+        out = torch.zeros((ctx.n,) + tuple(g.shape[1:]), dtype=g.dtype)
+        out[idx] = g  # assignment, not accumulation: duplicate indices lose gradient
+        return out, None
+
+
+def take_rows_bug(x, idx):
+    return TakeRowsNoAccumulate.apply(x, idx)

@@ -80,7 +80,7 @@ def check_vjp(
         return Verdict(
             status="error",
             function=function_name(fn),
-            framework=framework or "?",
+            framework=framework or _framework_of(args),
             findings=[Finding(kind="forward-error", message=message.splitlines()[0], details={"traceback": message})],
             seconds=time.perf_counter() - start,
         )
@@ -212,6 +212,16 @@ def _second_order(case: Case, names, seed, rtol, atol, fd_max_coords, jacobian_m
     usable = [o for o in _make(names, case.framework) if o.applies_to_order2]
     ctx = OracleContext(seed=seed + 1, fd_max_coords=fd_max_coords, jacobian_max_rows=jacobian_max_rows)
     return _check_case(case2, usable, ctx, rtol, atol, label="second order (VJP of the VJP map)")
+
+
+def _framework_of(args) -> str:
+    from .frameworks import detect_backend
+
+    try:
+        backend = detect_backend(None, args)
+    except ValueError:
+        return "mixed"
+    return backend.name if backend is not None else "unknown"
 
 
 def _ad_oracles(framework: str) -> list[str]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import sys
 import textwrap
 from typing import Any
 
@@ -18,6 +19,11 @@ def function_reference(fn: Any) -> tuple[list[str], str]:
     target, suffix = (owner, "." + getattr(fn, "__name__", "apply")) if isinstance(owner, type) else (fn, "")
     module = getattr(target, "__module__", None)
     qual = getattr(target, "__qualname__", None) or getattr(target, "__name__", None)
+    if module and module != "__main__":  # a module-level name bound to this very object
+        mod = sys.modules.get(module)
+        for name, value in (vars(mod).items() if mod is not None else ()):
+            if value is target and not name.startswith("__"):
+                return [f"from {module} import {name}"], name + suffix
     if module and qual and module != "__main__" and "<locals>" not in qual and "<lambda>" not in qual:
         try:
             obj = importlib.import_module(module)

@@ -84,7 +84,7 @@ class TorchBackend:
         arr = np.asarray(values)
         if not is_complex_dtype(dtype) and np.iscomplexobj(arr):
             arr = arr.real
-        t = torch.from_numpy(np.ascontiguousarray(arr))
+        t = torch.from_numpy(np.array(arr, order="C", copy=True))  # keeps 0-d shapes
         return t.to(device=device, dtype=target)
 
     def to_reference(self, obj: torch.Tensor) -> torch.Tensor:

@@ -1,0 +1,111 @@
+"""Correct functions evaluated at their kinks, ties and jumps are never called mismatches."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+import torch
+from hypothesis import given
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+
+import vjpcheck
+
+TORCH_KINKED = {
+    "relu": torch.relu,
+    "abs": torch.abs,
+    "amax": lambda x: torch.amax(x, dim=-1),
+    "max": lambda x: torch.max(x),
+    "max_dim": lambda x: torch.max(x, dim=-1),  # (values, indices): indices not differentiated
+    "clamp": lambda x: torch.clamp(x, -0.5, 0.5),
+    "floor": torch.floor,
+    "round_mix": lambda x: torch.round(x) * x,
+    "sort": lambda x: torch.sort(x, dim=-1).values,
+    "maximum": lambda x: torch.maximum(x, x.flip(-1)),
+    "hardtanh": torch.nn.functional.hardtanh,
+    "leaky_relu": lambda x: torch.nn.functional.leaky_relu(x, 0.1),
+    "relu_sum": lambda x: torch.relu(x).sum() * x,
+    "abs_norm": lambda x: x.abs().sum(-1),
+    "median": lambda x: torch.median(x),
+}
+
+JAX_KINKED = {
+    "relu": jax.nn.relu,
+    "abs": jnp.abs,
+    "max": lambda x: jnp.max(x, axis=-1),
+    "clip": lambda x: jnp.clip(x, -0.5, 0.5),
+    "floor": jnp.floor,
+    "sort": lambda x: jnp.sort(x, axis=-1),
+    "maximum": lambda x: jnp.maximum(x, x[..., ::-1]),
+    "round_mix": lambda x: jnp.round(x) * x,
+}
+
+KINK_POINTS = np.array([[0.0, 0.0, 1.0, -1.0], [0.5, 0.5, -0.5, 2.0], [3.0, 3.0, 3.0, 0.0]])
+
+
+@pytest.mark.parametrize("name", sorted(TORCH_KINKED))
+def test_torch_kinks_at_kink_points(name):
+    x = torch.tensor(KINK_POINTS, dtype=torch.float64)
+    verdict = vjpcheck.check_vjp(TORCH_KINKED[name], x)
+    assert verdict.overall_status in ("pass", "skipped"), verdict.explain()
+
+
+@pytest.mark.parametrize("name", sorted(JAX_KINKED))
+def test_jax_kinks_at_kink_points(name):
+    with jax.enable_x64(True):
+        x = jnp.asarray(KINK_POINTS)
+    verdict = vjpcheck.check_vjp(JAX_KINKED[name], x)
+    assert verdict.overall_status in ("pass", "skipped"), verdict.explain()
+
+
+def test_relu_at_zero_is_skipped_with_reason():
+    verdict = vjpcheck.check_vjp(torch.relu, torch.tensor([0.0, 1.0, -2.0], dtype=torch.float64))
+    assert verdict.status == "skipped"
+    assert "arg0[0]" in verdict.reasons[0] and "non-smooth" in verdict.reasons[0]
+
+
+def test_floor_jump_detected():
+    verdict = vjpcheck.check_vjp(torch.floor, torch.tensor([1.0, 0.3], dtype=torch.float64))
+    assert verdict.status == "skipped" and "jumps" in verdict.reasons[0], verdict.explain()
+
+
+def test_relu_away_from_kink_passes():
+    verdict = vjpcheck.check_vjp(torch.relu, torch.tensor([0.3, 1.0, -2.0, 1e-5], dtype=torch.float64))
+    assert verdict.status == "pass", verdict.explain()
+
+
+def test_consistency_still_checked_at_kinks():
+    """At a kink, reverse-mode oracles of one rule must still agree with each other."""
+
+    class NonlinearInV(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            ctx.save_for_backward(x)
+            return torch.relu(x)
+
+        @staticmethod
+        def backward(ctx, g):
+            (x,) = ctx.saved_tensors
+            return (x > 0) * g * g.abs()  # not linear in g: jacobian rows disagree with vjp(v)
+
+    x = torch.tensor([0.0, 1.0, 2.0], dtype=torch.float64)
+    v = torch.tensor([3.0, 2.0, 0.5], dtype=torch.float64)
+    verdict = vjpcheck.check_vjp(NonlinearInV.apply, x, v=v)
+    assert verdict.status == "mismatch", verdict.explain()
+
+
+VALUES = st.sampled_from([0.0, 0.0, 1.0, -1.0, 0.5, -0.5, 2.0, 3.0, 0.25, -2.5])
+
+
+@given(arrays(np.float64, (2, 3), elements=VALUES), st.sampled_from(sorted(TORCH_KINKED)))
+def test_torch_kinks_never_mismatch_on_tie_heavy_values(values, name):
+    verdict = vjpcheck.check_vjp(TORCH_KINKED[name], torch.tensor(values))
+    assert verdict.overall_status in ("pass", "skipped"), verdict.explain()
+
+
+@given(arrays(np.float64, (2, 3), elements=VALUES), st.sampled_from(sorted(JAX_KINKED)))
+def test_jax_kinks_never_mismatch_on_tie_heavy_values(values, name):
+    with jax.enable_x64(True):
+        x = jnp.asarray(values)
+    verdict = vjpcheck.check_vjp(JAX_KINKED[name], x)
+    assert verdict.overall_status in ("pass", "skipped"), verdict.explain()
