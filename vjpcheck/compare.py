@@ -14,7 +14,10 @@ Tolerance for entry k when oracle ``b`` is checked against oracle ``a``::
   float16 and bfloat16 results are held to bounds that fit their precision when compared
   with the float64 reference.
 * ``FLOOR · max S`` keeps entries that are tiny next to the largest one from being judged
-  at a precision their dtype cannot deliver.
+  at a precision their dtype cannot deliver. ``max S`` also includes ``‖v‖∞·‖y‖∞``: a
+  backward manipulates quantities of that size even when every Jacobian entry is tiny
+  (softmax near one-hot: ``y₀(v₀ − Σ yⱼvⱼ)`` cancels down from |v|·|y|), and its rounding
+  error is proportional to them.
 
 Entries where finite differences found a kink, a tie, a jump or the edge of the domain are
 left out, except between oracles that share one derivative rule (e.g. ``y.backward`` and
@@ -71,7 +74,7 @@ def compare_vectors(
         all_scales = (
             np.concatenate([np.ravel(s) for s in reference.scale]) if use_ref else np.abs(np.concatenate([np.ravel(g) for g in expected.grads]))
         )
-        biggest = float(np.max(all_scales)) if all_scales.size else 0.0
+        biggest = max(float(np.max(all_scales)) if all_scales.size else 0.0, case.cotangent_scale * case.output_scale)
         tol = err + rtol * (scale + FLOOR * biggest) + atol
         mask = np.zeros(ea.shape, dtype=bool)
         if not same_rule and reference is not None and reference.nonsmooth is not None:
@@ -156,12 +159,17 @@ def compare_projection(
     """The dot-product identity ⟨v, J u⟩ (forward mode) = ⟨vᵀJ, u⟩ (the vector oracle)."""
     use_ref = reference is not None and reference.ok and reference.scale is not None
     worst_ratio, messages = 0.0, []
+    scales_all = reference.scale if use_ref else [np.abs(g) for g in vector.grads]
+    biggest = max(
+        max((float(np.max(s, initial=0.0)) for s in scales_all), default=0.0), case.cotangent_scale * case.output_scale
+    )
     for p in projection_oracle.projections:
         lhs = sum(real_inner(g, u) for g, u in zip(vector.grads, p.tangents))
         err = sum(float(np.sum(e * np.abs(u))) for e, u in zip(vector.error, p.tangents)) if vector.error is not None else 0.0
         scales = reference.scale if use_ref else [np.abs(g) for g in vector.grads]
         size = sum(abs_inner(s, u) for s, u in zip(scales, p.tangents))
-        tol = SAFETY * err + rtol * (size + p.scale) + atol
+        floor = FLOOR * biggest * sum(float(np.sum(np.abs(u))) for u in p.tangents)
+        tol = SAFETY * err + rtol * (size + p.scale + floor) + atol
         diff = abs(lhs - p.value)
         ratio = diff / tol if tol > 0 else (np.inf if diff > 0 else 0.0)
         if not np.isfinite(lhs) or not np.isfinite(p.value):

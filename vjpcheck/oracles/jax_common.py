@@ -35,3 +35,18 @@ def kept_outputs(case: Case) -> list[int]:
 
 def conj(x):
     return jnp.conj(x) if jnp.iscomplexobj(x) else x
+
+
+def call_jitted(fn, *args):
+    """``jax.jit(fn)(*args)``: one compilation per shape instead of one per primitive.
+
+    Functions that cannot be traced (Python control flow on values, side effects that
+    need concrete arrays) run eagerly instead; if they fail there too, that error, the
+    one a user would see, propagates.
+    """
+    import jax
+
+    try:
+        return jax.jit(fn)(*args)
+    except Exception:
+        return fn(*args)

@@ -17,7 +17,7 @@ from .base import (
     realified_rows_contract,
     realified_size,
 )
-from .jax_common import kept_outputs, precision, wrt_function
+from .jax_common import call_jitted, kept_outputs, precision, wrt_function
 
 
 class JaxJacobian(Oracle):
@@ -36,7 +36,7 @@ class JaxJacobian(Oracle):
             argnums = tuple(range(len(primals)))
             if not any_complex(case):
                 f = wrt_function(case, fresh.args, keep)
-                blocks = jax.jacrev(f, argnums=argnums)(*primals)
+                blocks = call_jitted(jax.jacrev(f, argnums=argnums), *primals)
                 blocks = [[case.backend.to_numpy(b) for b in per_out] for per_out in blocks]
                 result.grads, result.jacobian = contract_jacobian(blocks, case)
             else:
@@ -51,7 +51,7 @@ class JaxJacobian(Oracle):
                         flat.append((jnp.stack([y.real, y.imag], -1) if jnp.iscomplexobj(y) else y).reshape(-1))
                     return jnp.concatenate(flat)
 
-                blocks = jax.jacrev(f_real, argnums=argnums)(*real_primals)
+                blocks = call_jitted(jax.jacrev(f_real, argnums=argnums), *real_primals)
                 rows_m = np.concatenate([np.asarray(b, dtype=np.float64).reshape(b.shape[0], -1) for b in blocks], axis=1)
                 result.grads = realified_rows_contract(rows_m, case)
                 result.jacobian = rows_m

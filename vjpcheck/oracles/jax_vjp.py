@@ -6,7 +6,7 @@ import jax
 
 from ..records import OracleResult
 from .base import FreshInputs, Oracle, OracleContext
-from .jax_common import conj, kept_outputs, precision, wrt_function
+from .jax_common import call_jitted, conj, kept_outputs, precision, wrt_function
 
 
 class JaxVjp(Oracle):
@@ -20,7 +20,11 @@ class JaxVjp(Oracle):
             keep = kept_outputs(case)
             f = wrt_function(case, fresh.args, keep)
             primals = [fresh.args[i] for i in case.wrt]
-            _, vjp_fn = jax.vjp(f, *primals)
-            grads = vjp_fn(tuple(conj(fresh.cotangents[k]) for k in keep))
-            result.grads = [case.backend.to_numpy(conj(g)) for g in grads]
+
+            def pullback(primals, cotangents):
+                _, vjp_fn = jax.vjp(f, *primals)
+                return [conj(g) for g in vjp_fn(tuple(conj(c) for c in cotangents))]
+
+            grads = call_jitted(pullback, primals, [fresh.cotangents[k] for k in keep])
+            result.grads = [case.backend.to_numpy(g) for g in grads]
             result.findings.extend(fresh.findings(self.name))

@@ -1,0 +1,51 @@
+"""The tolerance model: no false alarms from honest rounding, yet small errors are caught."""
+
+import jax
+import pytest
+import torch
+
+import vjpcheck
+
+
+def test_float32_softmax_near_one_hot_is_not_a_false_alarm():
+    """y₀(v₀ − Σ yⱼvⱼ) cancels from |v|·|y| down to 1e-7: float32 cannot do better."""
+    x = torch.tensor([[25.0, -20.0, -0.002, 12.0]], dtype=torch.float32)
+    v = torch.tensor([[0.3, -1.2, 0.7, 0.1]], dtype=torch.float32)
+    verdict = vjpcheck.check_vjp(lambda a: torch.softmax(a, -1), x, v=v, twin=lambda a: jax.nn.softmax(a, -1))
+    assert verdict.status == "pass", verdict.explain()
+
+
+def _scaled_sin(factor):
+    class ScaledSin(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            ctx.save_for_backward(x)
+            return torch.sin(x)
+
+        @staticmethod
+        def backward(ctx, g):
+            (x,) = ctx.saved_tensors
+            return torch.cos(x) * g * factor
+
+    return ScaledSin.apply
+
+
+@pytest.mark.parametrize("dtype,factor", [(torch.float32, 1.01), (torch.float64, 1 + 1e-7)])
+def test_small_relative_errors_are_caught(dtype, factor):
+    x = torch.linspace(-2, 2, 9, dtype=dtype)
+    assert vjpcheck.check_vjp(_scaled_sin(1.0), x).status == "pass"
+    assert vjpcheck.check_vjp(_scaled_sin(factor), x).status == "mismatch"
+
+
+def test_user_rtol_override_loosens():
+    x = torch.linspace(-2, 2, 9, dtype=torch.float64)
+    assert vjpcheck.check_vjp(_scaled_sin(1 + 1e-7), x, rtol=1e-5).status == "pass"
+
+
+def test_float64_ad_oracles_agree_to_near_machine_precision():
+    x = torch.randn(4, 5, dtype=torch.float64)
+    verdict = vjpcheck.check_vjp(lambda a: torch.tanh(a @ a.mT).sum(0), x)
+    ad = [o for o in verdict.oracles if o.name.startswith("torch.") and o.grads is not None]
+    base = ad[0].grads[0]
+    for o in ad[1:]:
+        assert abs(o.grads[0] - base).max() <= 1e-13 * abs(base).max()
