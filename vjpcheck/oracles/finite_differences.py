@@ -60,6 +60,14 @@ class FiniteDifferences(Oracle):
                 if np.iscomplexobj(p):
                     directions.append((a, k, 1))
 
+        if not directions:  # empty inputs: vᵀJ is empty, nothing to perturb
+            result.grads = [np.zeros(p.shape, dtype=p.dtype) for p in x0]
+            result.error = [np.zeros(p.shape) for p in x0]
+            result.scale = [np.zeros(p.shape) for p in x0]
+            result.nonsmooth = [np.zeros(p.shape, dtype=bool) for p in x0]
+            ctx.nonsmooth = result.nonsmooth
+            return
+
         columns = [None] * len(directions)
         estimates = np.zeros(len(directions))
         errors = np.zeros(len(directions))

@@ -45,7 +45,13 @@ class TorchForward(Oracle):
             with fwAD.dual_level():
                 args = list(fresh.args)
                 for i, t in zip(case.wrt, tangents):
-                    args[i] = fwAD.make_dual(args[i], t)
+                    primal = args[i]
+                    if 0 in primal.stride() and primal.numel() > 1:
+                        # a tangent cannot alias like an expanded primal: give it dense storage
+                        primal = primal.contiguous()
+                        if "expanded" not in result.message:
+                            result.message = "expanded (stride-0) inputs made dense for forward mode"
+                    args[i] = fwAD.make_dual(primal, t)
                 outputs = case.call(args)
                 value, scale = 0.0, 0.0
                 for y, v, diff in zip(outputs, case.v, case.output_differentiable):

@@ -33,6 +33,8 @@ class TorchJacobian(Oracle):
         rows = realified_size([i for i, d in zip(case.output_infos, case.output_differentiable) if d])
         if rows > ctx.jacobian_max_rows:
             raise OracleUnavailable(f"{rows} output entries: above jacobian_max_rows={ctx.jacobian_max_rows}")
+        if rows == 0 or realified_size(case.wrt_infos) == 0:
+            raise OracleUnavailable("empty input or output: there is no Jacobian entry to build")
         fresh, xs = prepare(case)
         keep = [k for k, d in enumerate(case.output_differentiable) if d]
         primals = tuple(x.detach() for x in xs)

@@ -1,0 +1,66 @@
+"""Shapes and arguments at the edges: size 0 and 1, scalars, aliasing layouts, index args."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+import torch
+
+import vjpcheck
+
+F64 = torch.float64
+
+
+@pytest.mark.parametrize(
+    "fn,args",
+    [
+        (torch.sin, (torch.zeros(0, 3, dtype=F64),)),
+        (lambda a: a[:0] * 2, (torch.randn(3, dtype=F64),)),
+        (lambda a: a.sum(0), (torch.randn(1, 1, dtype=F64),)),
+        (lambda a: a * a, (torch.tensor(1.5, dtype=F64),)),
+        (lambda a, b: a * 2, (torch.randn(2, dtype=F64), torch.randn(3, dtype=F64))),
+        (lambda a, i: a.index_select(0, i), (torch.randn(3, dtype=F64), torch.tensor([0, 0, 2]))),
+        (lambda a: a.sin() * torch.arange(4.0, dtype=F64), (torch.randn(3, 1, dtype=F64).expand(3, 4),)),
+        (lambda a: torch.softmax(a, -1), (torch.randn(3, 4, dtype=torch.bfloat16),)),
+        (lambda x: torch.max(x, 0), (torch.tensor([[1.0, 5.0], [3.0, 2.0]], dtype=F64),)),
+    ],
+    ids=["size0-in", "size0-out", "size1", "scalar", "unused-input", "dup-index", "expanded", "bf16", "max-tuple"],
+)
+def test_torch_edges_pass(fn, args):
+    verdict = vjpcheck.check_vjp(fn, *args)
+    assert verdict.status == "pass", verdict.explain()
+
+
+def _x64(values):
+    with jax.enable_x64(True):
+        return jnp.asarray(values)
+
+
+@pytest.mark.parametrize(
+    "fn,make",
+    [
+        (lambda a, i: a[i] * 2, lambda: (_x64(np.random.default_rng(0).random((4, 3))), jnp.asarray([0, 0, 3]))),
+        (lambda a: jax.lax.top_k(a, 2), lambda: (_x64(np.random.default_rng(1).random((4, 3))),)),
+        (jnp.sin, lambda: (jnp.zeros((0, 2)),)),
+        (lambda a: a**3, lambda: (jnp.float32(1.5),)),
+        (lambda a: jnp.tanh(a) * a, lambda: (jnp.asarray(np.linspace(-1, 1, 5), dtype=jnp.bfloat16),)),
+        (lambda a, s: a * s, lambda: (jnp.ones(3), 2.5)),
+    ],
+    ids=["int-index", "top_k-tuple", "size0", "scalar-f32", "bf16", "python-float"],
+)
+def test_jax_edges_pass(fn, make):
+    verdict = vjpcheck.check_vjp(fn, *make())
+    assert verdict.status == "pass", verdict.explain()
+
+
+def test_jax_global_x64_untouched():
+    before = jax.config.jax_enable_x64
+    vjpcheck.check_vjp(jnp.sin, _x64(np.ones(3)))
+    assert jax.config.jax_enable_x64 == before
+
+
+def test_second_order_with_integer_arg_and_complex():
+    x = _x64(np.random.default_rng(2).random((4, 3)))
+    assert vjpcheck.check_vjp(lambda a, i: jnp.sin(a[i]), x, jnp.asarray([0, 0, 3]), order=2).passed
+    z = torch.randn(3, dtype=torch.complex128)
+    assert vjpcheck.check_vjp(lambda z: z * z.conj() * z, z, order=2).passed
