@@ -109,3 +109,16 @@ def test_jax_kinks_never_mismatch_on_tie_heavy_values(values, name):
         x = jnp.asarray(values)
     verdict = vjpcheck.check_vjp(JAX_KINKED[name], x)
     assert verdict.overall_status in ("pass", "skipped"), verdict.explain()
+
+
+def test_joint_nondifferentiability_is_skipped_not_mismatched():
+    """Every partial of median(0, …, 0) is 0, yet the slope along (1, …, 1) is 1."""
+    verdict = vjpcheck.check_vjp(torch.median, torch.zeros(2, 3, dtype=torch.float64))
+    assert verdict.status == "skipped", verdict.explain()
+    assert "jointly" in verdict.reasons[0]
+
+
+def test_joint_test_keeps_smooth_functions_checked():
+    x = torch.randn(3, 3, dtype=torch.float64)
+    verdict = vjpcheck.check_vjp(lambda a: torch.tanh(a @ a.mT).sum(), x)
+    assert verdict.status == "pass", verdict.explain()

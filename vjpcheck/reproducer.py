@@ -8,8 +8,6 @@ import sys
 import textwrap
 from typing import Any
 
-import numpy as np
-
 from .case import Case
 
 

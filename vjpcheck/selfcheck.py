@@ -188,6 +188,10 @@ def run_selfcheck(cases: int = 300, seed: int = 0, progress: Callable[[int, int]
             records.append(record)
         if progress:
             progress(i + 1, cases)
+        if (i + 1) % 250 == 0:  # compiled executables of per-case closures add up in long runs
+            import jax
+
+            jax.clear_caches()
     return {
         "cases": cases,
         "seed": seed,

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from ..case import Case
+from ..numeric import random_like
 from ..records import Finding, OracleResult
 
 
@@ -254,3 +255,28 @@ def any_complex(case: Case) -> bool:
 
 def as_list(x: Any) -> list:
     return list(x) if isinstance(x, (tuple, list)) else [x]
+
+
+def require_jacobian_size(case: Case, ctx: OracleContext) -> None:
+    """Explicit Jacobians cost one backward per output entry: refuse the too large and the empty."""
+    rows = realified_size([i for i, d in zip(case.output_infos, case.output_differentiable) if d])
+    if rows > ctx.jacobian_max_rows:
+        raise OracleUnavailable(f"{rows} output entries: above jacobian_max_rows={ctx.jacobian_max_rows}")
+    if rows == 0 or realified_size(case.wrt_infos) == 0:
+        raise OracleUnavailable("empty input or output: there is no Jacobian entry to build")
+
+
+def draw_tangents(case: Case, ctx: OracleContext, projection: int) -> tuple[list, list[np.ndarray]]:
+    """Random tangents u for forward mode (zero at non-smooth entries): framework arrays
+    in the inputs' dtypes and devices, and their canonical values as actually used."""
+    rng = ctx.rng(1000 + projection)
+    tangents, used = [], []
+    for k, i in enumerate(case.wrt):
+        info = case.arg_infos[i]
+        u = random_like(rng, info.shape, info.dtype.startswith("complex"))
+        if ctx.nonsmooth is not None:
+            u = np.where(ctx.nonsmooth[k], 0, u)
+        t = case.backend.from_numpy(u, info.dtype, info.device)
+        tangents.append(t)
+        used.append(case.backend.to_numpy(t))
+    return tangents, used

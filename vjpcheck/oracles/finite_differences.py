@@ -95,6 +95,8 @@ class FiniteDifferences(Oracle):
             if status[d] == "no-convergence" and errors[d] <= CONVERGENCE * max(scales[d], floor * 1e6):
                 status[d] = "ok"
 
+        joint = _joint_smoothness(evaluate, x0, directions, status, estimates, errors, scales, f0, weights, v_flat, eps, ctx)
+
         grads, errs, scls, masks, reasons = [], [], [], [], []
         d = 0
         for a, p in enumerate(x0):
@@ -120,6 +122,9 @@ class FiniteDifferences(Oracle):
             errs.append(e.reshape(shape))
             scls.append(s.reshape(shape))
             masks.append(m.reshape(shape))
+        if joint:  # differentiable along no single axis test, yet not jointly: mask everything
+            masks = [np.ones(m.shape, dtype=bool) for m in masks]
+            reasons.insert(0, f"every entry: {joint}")
         result.grads, result.error, result.scale, result.nonsmooth = grads, errs, scls, masks
         result.nonsmooth_reasons = reasons
         real_outputs = all(not i.dtype.startswith("complex") for i, d in zip(case.output_infos, case.output_differentiable) if d)
@@ -134,6 +139,63 @@ _REASON = {
     "no-convergence": "non-smooth (finite-difference estimates do not converge)",
     "out-of-domain": "out of domain (the function is not finite within the step)",
 }
+
+
+JOINT_DIRECTIONS = 2
+
+
+def _joint_smoothness(evaluate, x0, directions, status, estimates, errors, scales, f0, weights, v_flat, eps, ctx) -> str:
+    """Test differentiability along random joint directions d (smooth coordinates only).
+
+    Partial derivatives can all exist where f is not differentiable: the median of equal
+    entries has every partial 0 but slope 1 along (1, …, 1). A differentiable f has no kink
+    along d and a directional derivative equal to Σ d_k ∂f/∂x_k. Returns a reason, or "".
+    """
+    rng = ctx.rng(77)
+    coefficient = np.zeros(len(directions))
+    for _ in range(JOINT_DIRECTIONS):
+        steps = [np.zeros(p.shape, dtype=p.dtype) for p in x0]
+        for d, (a, k, comp) in enumerate(directions):
+            if status[d] != "ok":
+                coefficient[d] = 0.0
+                continue
+            base = abs(x0[a].reshape(-1)[k])
+            c = BASE_STEP * max(base, MIN_SCALE) * rng.standard_normal()
+            coefficient[d] = c
+            flat = steps[a].reshape(-1)
+            flat[k] = flat[k] + (1j * c if comp else c)
+        if not np.any(coefficient):
+            return ""
+        values = {}
+        for t in (1.0, -1.0, 0.5, -0.5):
+            values[t] = evaluate([p + t * s for p, s in zip(x0, steps)])
+        fp, fm, fp2, fm2 = values[1.0], values[-1.0], values[0.5], values[-0.5]
+        stacked = np.stack([f0, fp, fm, fp2, fm2])
+        live = weights > 0
+        if not np.all(np.isfinite(stacked[:, live])):
+            continue  # left the domain: no verdict from this direction
+        magnitude = np.max(np.abs(stacked), axis=0)
+        d1 = (fp - fm) / 2
+        d2 = fp2 - fm2
+        richardson = (4 * d2 - d1) / 3
+        g = float(np.real(np.vdot(v_flat, richardson)))
+        err = float(np.sum(weights * (np.abs(d2 - d1) + 16 * eps * magnitude)))
+        scale = float(np.sum(weights * np.abs(richardson)))
+        predicted = float(np.dot(coefficient, estimates))
+        predicted_err = float(np.dot(np.abs(coefficient), errors))
+        predicted_scale = float(np.dot(np.abs(coefficient), scales))
+        gap1 = float(np.sum(weights * np.abs((fp - f0) - (f0 - fm))))
+        gap2 = float(np.sum(weights * np.abs((fp2 - f0) - (f0 - fm2)))) / 0.5
+        noise = float(np.sum(weights * 8 * eps * magnitude)) / 0.5
+        significant = 1e-9 * (scale + predicted_scale) + 4 * noise
+        if gap2 > KINK_RATIO * gap1 + significant:
+            return "not differentiable jointly (one-sided slopes differ along a random direction: ties across entries?)"
+        if abs(g - predicted) > 2 * (err + predicted_err) + significant:
+            return (
+                "not differentiable jointly (the slope along a random direction is not the sum of the "
+                "partial derivatives: ties across entries, e.g. a median or sort of equal values?)"
+            )
+    return ""
 
 
 def _column(evaluate, x0, a, k, comp, h, f0, weights, v_flat, eps) -> dict:
@@ -205,11 +267,13 @@ def _evaluator(case):
         with ctx_factory():
             jitted = jax.jit(lambda *args: case.call(args))
 
-        def call(args):
+        def jitted_call(args):
             try:
                 return jitted(*args)
-            except Exception:
+            except Exception:  # not traceable: evaluate eagerly
                 return case.call(args)
+
+        call = jitted_call
 
     def reference(values):
         with ctx_factory():

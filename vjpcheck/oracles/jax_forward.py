@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import jax
-import numpy as np
 
-from ..numeric import abs_inner, random_like, real_inner
+from ..numeric import abs_inner, real_inner
 from ..records import OracleResult, Projection
-from .base import FreshInputs, Oracle, OracleContext
+from .base import FreshInputs, Oracle, OracleContext, draw_tangents
 from .jax_common import kept_outputs, precision, wrt_function
 
 
@@ -35,16 +34,7 @@ class JaxForward(Oracle):
 
             jitted = jax.jit(jvp)
             for p in range(ctx.projections):
-                rng = ctx.rng(1000 + p)
-                tangents, used = [], []
-                for k, i in enumerate(case.wrt):
-                    info = case.arg_infos[i]
-                    u = random_like(rng, info.shape, info.dtype.startswith("complex"))
-                    if ctx.nonsmooth is not None:
-                        u = np.where(ctx.nonsmooth[k], 0, u)
-                    t = case.backend.from_numpy(u, info.dtype, info.device)
-                    tangents.append(t)
-                    used.append(case.backend.to_numpy(t))
+                tangents, used = draw_tangents(case, ctx, p)
                 try:
                     t_out = jitted(primals, tangents)
                 except Exception:

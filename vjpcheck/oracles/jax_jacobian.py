@@ -11,11 +11,10 @@ from .base import (
     FreshInputs,
     Oracle,
     OracleContext,
-    OracleUnavailable,
     any_complex,
     contract_jacobian,
     realified_rows_contract,
-    realified_size,
+    require_jacobian_size,
 )
 from .jax_common import call_jitted, kept_outputs, precision, wrt_function
 
@@ -26,11 +25,7 @@ class JaxJacobian(Oracle):
     rule = "jax-reverse"
 
     def compute(self, case, ctx: OracleContext, result: OracleResult) -> None:
-        rows = realified_size([i for i, d in zip(case.output_infos, case.output_differentiable) if d])
-        if rows > ctx.jacobian_max_rows:
-            raise OracleUnavailable(f"{rows} output entries: above jacobian_max_rows={ctx.jacobian_max_rows}")
-        if rows == 0 or realified_size(case.wrt_infos) == 0:
-            raise OracleUnavailable("empty input or output: there is no Jacobian entry to build")
+        require_jacobian_size(case, ctx)
         with precision(case):
             fresh = FreshInputs(case)
             keep = kept_outputs(case)

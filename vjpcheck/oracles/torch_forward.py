@@ -6,13 +6,11 @@ finite differences and catches rules that are wrong in one mode only.
 
 from __future__ import annotations
 
-import numpy as np
-import torch
 import torch.autograd.forward_ad as fwAD
 
-from ..numeric import abs_inner, random_like, real_inner
+from ..numeric import abs_inner, real_inner
 from ..records import OracleResult, Projection
-from .base import FreshInputs, Oracle, OracleContext
+from .base import FreshInputs, Oracle, OracleContext, draw_tangents
 
 
 class TorchForward(Oracle):
@@ -31,17 +29,8 @@ class TorchForward(Oracle):
 
     def compute(self, case, ctx: OracleContext, result: OracleResult) -> None:
         for p in range(ctx.projections):
-            rng = ctx.rng(1000 + p)
             fresh = FreshInputs(case)
-            tangents, used = [], []
-            for k, i in enumerate(case.wrt):
-                info = case.arg_infos[i]
-                u = random_like(rng, info.shape, info.dtype.startswith("complex"))
-                if ctx.nonsmooth is not None:
-                    u = np.where(ctx.nonsmooth[k], 0, u)
-                t = case.backend.from_numpy(u, info.dtype, info.device)
-                tangents.append(t)
-                used.append(case.backend.to_numpy(t))
+            tangents, used = draw_tangents(case, ctx, p)
             with fwAD.dual_level():
                 args = list(fresh.args)
                 for i, t in zip(case.wrt, tangents):

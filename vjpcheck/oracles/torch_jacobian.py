@@ -15,11 +15,10 @@ from ..records import OracleResult
 from .base import (
     Oracle,
     OracleContext,
-    OracleUnavailable,
     any_complex,
     contract_jacobian,
     realified_rows_contract,
-    realified_size,
+    require_jacobian_size,
 )
 from .torch_common import prepare
 
@@ -30,11 +29,7 @@ class TorchJacobian(Oracle):
     rule = "torch-reverse"
 
     def compute(self, case, ctx: OracleContext, result: OracleResult) -> None:
-        rows = realified_size([i for i, d in zip(case.output_infos, case.output_differentiable) if d])
-        if rows > ctx.jacobian_max_rows:
-            raise OracleUnavailable(f"{rows} output entries: above jacobian_max_rows={ctx.jacobian_max_rows}")
-        if rows == 0 or realified_size(case.wrt_infos) == 0:
-            raise OracleUnavailable("empty input or output: there is no Jacobian entry to build")
+        require_jacobian_size(case, ctx)
         fresh, xs = prepare(case)
         keep = [k for k, d in enumerate(case.output_differentiable) if d]
         primals = tuple(x.detach() for x in xs)
