@@ -4,17 +4,31 @@ Public API::
 
     check_vjp(fn, *args, v=None, **options) -> Verdict
     assert_vjp(fn, *args, v=None, **options) -> Verdict   # raises VJPMismatch
+    verify(fn, *arg_specs, **options) -> Summary           # property-based, raises VJPMismatch
 """
 
 from __future__ import annotations
 
+from . import strategies
 from .api import VJPMismatch, assert_vjp, check_vjp
 from .oracles import ORACLE_NAMES
 from .verdict import Verdict
+from .verify import Summary, verify
 
 __version__ = "0.1.0"
 
-__all__ = ["check_vjp", "assert_vjp", "VJPMismatch", "Verdict", "ORACLE_NAMES", "make_tensor", "__version__"]
+__all__ = [
+    "check_vjp",
+    "assert_vjp",
+    "verify",
+    "strategies",
+    "VJPMismatch",
+    "Verdict",
+    "Summary",
+    "ORACLE_NAMES",
+    "make_tensor",
+    "__version__",
+]
 
 
 def __getattr__(name):  # torch imported only when a reproducer asks for make_tensor

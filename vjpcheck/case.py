@@ -45,6 +45,7 @@ class Case:
     cotangents: list[Any]  # framework objects (caller's or generated), None for int outputs
     cotangent_infos: list[ArrayInfo | None]
     v: list[np.ndarray | None]  # canonical cotangent values
+    output_values: list = field(default_factory=list)  # forward values (None: integer outputs)
     output_scale: float = 0.0  # max |y| over the differentiable outputs
     seed: int = 0
     caller_v: Any = None
@@ -181,9 +182,8 @@ def build_case(
             )
     out_infos = [backend.info(o) for o in leaves]
     out_diff = [is_differentiable_dtype(i.dtype) for i in out_infos]
-    output_scale = max(
-        (float(np.max(np.abs(backend.to_numpy(o)), initial=0.0)) for o, d in zip(leaves, out_diff) if d), default=0.0
-    )
+    output_values = [backend.to_numpy(o) if d else None for o, d in zip(leaves, out_diff)]
+    output_scale = max((float(np.max(np.abs(y), initial=0.0)) for y in output_values if y is not None), default=0.0)
     if not any(out_diff):
         raise ValueError(f"{name} has no floating-point or complex output to differentiate")
 
@@ -230,6 +230,7 @@ def build_case(
         cotangents=cotangents,
         cotangent_infos=cot_infos,
         v=cot_values,
+        output_values=output_values,
         output_scale=output_scale if np.isfinite(output_scale) else 0.0,
         seed=int(seed),
         caller_v=v,

@@ -50,3 +50,79 @@ def call_jitted(fn, *args):
         return jax.jit(fn)(*args)
     except Exception:
         return fn(*args)
+
+
+_COMPILED = None  # OrderedDict[key, (jitted, fn)], created on first use
+_COMPILED_MAX = 256
+
+
+def stable_jit(case: Case, kind: str, build):
+    """A jitted function reused across cases of the same function, plus its eager twin.
+
+    ``build(call_with)`` returns a Python function whose first two parameters are the
+    differentiated values and the other array arguments; ``call_with(primals, others)``
+    rebuilds the full argument list. Keyed by the function object, the differentiated
+    positions, the kept outputs and the constant (non-array) arguments, so a new case of
+    an already-seen shape reuses JAX's compilation instead of tracing a fresh closure.
+    Returns ``(jitted, eager)``; ``(None, eager)`` when a constant is unhashable.
+    """
+    import collections
+
+    import jax
+
+    global _COMPILED
+    if _COMPILED is None:
+        _COMPILED = collections.OrderedDict()
+    layout = []
+    for i, (a, info) in enumerate(zip(case.args, case.arg_infos)):
+        if i in case.wrt:
+            layout.append(("wrt",))
+        elif info is not None:
+            layout.append(("array",))
+        else:
+            layout.append(("const", a))
+    wrt_pos = {i: j for j, i in enumerate(case.wrt)}
+
+    def call_with(primals, others):
+        args, k = [], 0
+        for i, entry in enumerate(layout):
+            if entry[0] == "wrt":
+                args.append(primals[wrt_pos[i]])
+            elif entry[0] == "array":
+                args.append(others[k])
+                k += 1
+            else:
+                args.append(entry[1])
+        return case.call(args)
+
+    eager = build(call_with)
+    try:
+        key = (kind, case.fn, tuple(case.wrt), tuple(layout), tuple(case.output_differentiable), bool(jax.config.jax_enable_x64))
+        hash(key)
+    except TypeError:
+        return None, eager
+    hit = _COMPILED.get(key)
+    if hit is not None:
+        _COMPILED.move_to_end(key)
+        return hit[0], eager
+    jitted = jax.jit(eager)
+    _COMPILED[key] = (jitted, case.fn)
+    if len(_COMPILED) > _COMPILED_MAX:
+        _COMPILED.popitem(last=False)
+    return jitted, eager
+
+
+def other_arrays(case: Case, args: list) -> list:
+    """The non-differentiated array arguments, in order (the ``others`` of stable_jit)."""
+    return [args[i] for i, info in enumerate(case.arg_infos) if info is not None and i not in case.wrt]
+
+
+def run_compiled(pair, *args):
+    """Run the jitted function; if it cannot be traced, the eager one (whose error propagates)."""
+    jitted, eager = pair
+    if jitted is not None:
+        try:
+            return jitted(*args)
+        except Exception:
+            pass
+    return eager(*args)

@@ -6,8 +6,8 @@ import jax
 
 from ..numeric import abs_inner, real_inner
 from ..records import OracleResult, Projection
-from .base import FreshInputs, Oracle, OracleContext, draw_tangents
-from .jax_common import kept_outputs, precision, wrt_function
+from .base import FreshInputs, Oracle, OracleContext, OracleUnavailable, draw_tangents
+from .jax_common import kept_outputs, other_arrays, precision, run_compiled, stable_jit
 
 
 class JaxForward(Oracle):
@@ -23,22 +23,28 @@ class JaxForward(Oracle):
         return None
 
     def compute(self, case, ctx: OracleContext, result: OracleResult) -> None:
+        if type(case.fn).__name__ == "custom_vjp":
+            raise OracleUnavailable("forward mode is not defined for a jax.custom_vjp function")
         with precision(case):
             keep = kept_outputs(case)
             fresh = FreshInputs(case)  # jax arrays are immutable: one private copy serves all
-            f = wrt_function(case, fresh.args, keep)
             primals = [fresh.args[i] for i in case.wrt]
+            others = other_arrays(case, fresh.args)
 
-            def jvp(p, t):
-                return jax.jvp(f, tuple(p), tuple(t))[1]
+            def build(call_with):
+                def jvp(p, o, t):
+                    def f(*q):
+                        outs = call_with(q, o)
+                        return tuple(outs[k] for k in keep)
 
-            jitted = jax.jit(jvp)
+                    return jax.jvp(f, tuple(p), tuple(t))[1]
+
+                return jvp
+
+            compiled = stable_jit(case, "jvp", build)
             for p in range(ctx.projections):
                 tangents, used = draw_tangents(case, ctx, p)
-                try:
-                    t_out = jitted(primals, tangents)
-                except Exception:
-                    t_out = jvp(primals, tangents)  # not traceable: eagerly (its error propagates)
+                t_out = run_compiled(compiled, primals, others, tangents)
                 value = sum(real_inner(case.v[k], case.backend.to_numpy(t)) for k, t in zip(keep, t_out))
                 scale = sum(abs_inner(case.v[k], case.backend.to_numpy(t)) for k, t in zip(keep, t_out))
                 result.projections.append(Projection(tangents=used, value=float(value), scale=float(scale)))

@@ -16,7 +16,7 @@ from .base import (
     realified_rows_contract,
     require_jacobian_size,
 )
-from .jax_common import call_jitted, kept_outputs, precision, wrt_function
+from .jax_common import kept_outputs, other_arrays, precision, run_compiled, stable_jit
 
 
 class JaxJacobian(Oracle):
@@ -31,24 +31,42 @@ class JaxJacobian(Oracle):
             keep = kept_outputs(case)
             primals = [fresh.args[i] for i in case.wrt]
             argnums = tuple(range(len(primals)))
+            others = other_arrays(case, fresh.args)
             if not any_complex(case):
-                f = wrt_function(case, fresh.args, keep)
-                blocks = call_jitted(jax.jacrev(f, argnums=argnums), *primals)
+
+                def build(call_with):
+                    def jac(p, o):
+                        def f(*q):
+                            outs = call_with(q, o)
+                            return tuple(outs[k] for k in keep)
+
+                        return jax.jacrev(f, argnums=argnums)(*p)
+
+                    return jac
+
+                blocks = run_compiled(stable_jit(case, "jacrev", build), primals, others)
                 blocks = [[case.backend.to_numpy(b) for b in per_out] for per_out in blocks]
                 result.grads, result.jacobian = contract_jacobian(blocks, case)
             else:
-                is_c = [jnp.iscomplexobj(p) for p in primals]
+                is_c = tuple(bool(jnp.iscomplexobj(p)) for p in primals)
                 real_primals = [jnp.stack([p.real, p.imag], -1) if c else p for p, c in zip(primals, is_c)]
-                g = wrt_function(case, fresh.args, keep)
 
-                def f_real(*rp):
-                    p = [r[..., 0] + 1j * r[..., 1] if c else r for r, c in zip(rp, is_c)]
-                    flat = []
-                    for y in g(*p):
-                        flat.append((jnp.stack([y.real, y.imag], -1) if jnp.iscomplexobj(y) else y).reshape(-1))
-                    return jnp.concatenate(flat)
+                def build(call_with):
+                    def jac(rp_all, o):
+                        def f_real(*rp):
+                            p = [r[..., 0] + 1j * r[..., 1] if c else r for r, c in zip(rp, is_c)]
+                            outs = call_with(p, o)
+                            flat = []
+                            for k in keep:
+                                y = outs[k]
+                                flat.append((jnp.stack([y.real, y.imag], -1) if jnp.iscomplexobj(y) else y).reshape(-1))
+                            return jnp.concatenate(flat)
 
-                blocks = call_jitted(jax.jacrev(f_real, argnums=argnums), *real_primals)
+                        return jax.jacrev(f_real, argnums=argnums)(*rp_all)
+
+                    return jac
+
+                blocks = run_compiled(stable_jit(case, f"jacrev-realified{is_c}", build), real_primals, others)
                 rows_m = np.concatenate([np.asarray(b, dtype=np.float64).reshape(b.shape[0], -1) for b in blocks], axis=1)
                 result.grads = realified_rows_contract(rows_m, case)
                 result.jacobian = rows_m

@@ -6,7 +6,7 @@ import jax
 
 from ..records import OracleResult
 from .base import FreshInputs, Oracle, OracleContext
-from .jax_common import call_jitted, conj, kept_outputs, precision, wrt_function
+from .jax_common import conj, kept_outputs, other_arrays, precision, run_compiled, stable_jit
 
 
 class JaxVjp(Oracle):
@@ -18,13 +18,20 @@ class JaxVjp(Oracle):
         with precision(case):
             fresh = FreshInputs(case)
             keep = kept_outputs(case)
-            f = wrt_function(case, fresh.args, keep)
+
+            def build(call_with):
+                def pullback(primals, others, cotangents):
+                    def f(*p):
+                        outs = call_with(p, others)
+                        return tuple(outs[k] for k in keep)
+
+                    _, vjp_fn = jax.vjp(f, *primals)
+                    return [conj(g) for g in vjp_fn(tuple(conj(c) for c in cotangents))]
+
+                return pullback
+
             primals = [fresh.args[i] for i in case.wrt]
-
-            def pullback(primals, cotangents):
-                _, vjp_fn = jax.vjp(f, *primals)
-                return [conj(g) for g in vjp_fn(tuple(conj(c) for c in cotangents))]
-
-            grads = call_jitted(pullback, primals, [fresh.cotangents[k] for k in keep])
+            cts = [fresh.cotangents[k] for k in keep]
+            grads = run_compiled(stable_jit(case, "vjp", build), primals, other_arrays(case, fresh.args), cts)
             result.grads = [case.backend.to_numpy(g) for g in grads]
             result.findings.extend(fresh.findings(self.name))

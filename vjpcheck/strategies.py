@@ -1,0 +1,376 @@
+"""Hypothesis strategies for arguments, cotangents and layouts (public, composable).
+
+``tensor("m,n")`` and ``tensor("n,k")`` drawn in one test case share the size of ``n``:
+every named dimension is a ``hypothesis.strategies.shared`` draw keyed by its name, so the
+strategies compose with plain Hypothesis as well as with :func:`vjpcheck.verify`::
+
+    from hypothesis import given
+    from vjpcheck.strategies import tensor
+
+    @given(tensor("m,n", framework="torch"), tensor("n,k", framework="torch"))
+    def test_matmul(a, b):
+        vjpcheck.assert_vjp(torch.matmul, a, b)
+
+Without ``framework`` a strategy draws :class:`DrawnArray` (NumPy values plus dtype,
+layout and device), which :func:`vjpcheck.verify` turns into the function's framework.
+Everything shrinks toward small shapes, contiguous layouts, float64 and simple values.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Callable, Sequence
+
+import numpy as np
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+__all__ = [
+    "DrawnArray",
+    "Domain",
+    "tensor",
+    "index",
+    "cotangent",
+    "dtypes",
+    "devices",
+    "any_real",
+    "positive",
+    "nonnegative",
+    "bounded",
+    "spd",
+    "LAYOUTS",
+]
+
+LAYOUTS = ("contiguous", "transposed", "strided", "expanded", "offset")
+DTYPE_FAMILIES = {
+    "real": ("float64", "float32"),
+    "half": ("float16", "bfloat16"),
+    "real+half": ("float64", "float32", "float16", "bfloat16"),
+    "complex": ("complex128", "complex64"),
+}
+MAX_SIDE = 4
+
+
+# ---- domains -------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Domain:
+    """Where values are drawn: a typical range, the full range, and special points."""
+
+    lo: float
+    hi: float
+    typical: tuple[float, float]
+    specials: tuple[float, ...]
+    name: str = "custom"
+
+    def __post_init__(self):
+        if not (math.isfinite(self.lo) and math.isfinite(self.hi) and self.lo < self.hi):
+            raise ValueError(f"domain bounds must be finite with lo < hi, got ({self.lo}, {self.hi})")
+
+    def elements(self) -> st.SearchStrategy[float]:
+        opts = dict(allow_nan=False, allow_infinity=False, allow_subnormal=False)
+        typical = st.floats(*self.typical, **opts)
+        special = st.sampled_from(self.specials)
+        wide = st.floats(self.lo, self.hi, **opts)
+        return st.one_of(typical, special, wide)  # shrinks toward the typical branch
+
+
+def any_real(limit: float = 100.0) -> Domain:
+    """All reals in [-limit, limit]; special points 0, ±0.5, ±1, 2 (ties), tiny and large."""
+    return Domain(-limit, limit, (-3.0, 3.0), (0.0, 1.0, -1.0, 0.5, -0.5, 2.0, 1e-3, -1e-3, limit, -limit), "any")
+
+
+def positive(limit: float = 100.0) -> Domain:
+    """Strictly positive values in [1e-3, limit] (log, sqrt, division)."""
+    return Domain(1e-3, limit, (0.1, 3.0), (1.0, 0.5, 2.0, 1e-3, limit), "positive")
+
+
+def nonnegative(limit: float = 100.0) -> Domain:
+    """[0, limit] with exact zeros on purpose."""
+    return Domain(0.0, limit, (0.0, 3.0), (0.0, 0.0, 1.0, 0.5, 2.0, 1e-3, limit), "nonnegative")
+
+
+def bounded(lo: float, hi: float) -> Domain:
+    """[lo, hi], with the midpoint, zero (when inside) and points near both edges as specials."""
+    if not lo < hi:
+        raise ValueError(f"bounded(lo, hi) needs lo < hi, got ({lo}, {hi})")
+    width = hi - lo
+    specials = [(lo + hi) / 2, lo + 1e-3 * width, hi - 1e-3 * width]
+    if lo < 0 < hi:
+        specials.insert(0, 0.0)
+    return Domain(lo, hi, (lo, hi), tuple(specials), f"bounded({lo}, {hi})")
+
+
+_DOMAINS = {"any": any_real, "positive": positive, "nonnegative": nonnegative}
+
+
+def _domain(value: Domain | str) -> Domain:
+    if isinstance(value, Domain):
+        return value
+    if value in _DOMAINS:
+        return _DOMAINS[value]()
+    raise ValueError(f"domain must be a Domain or one of {sorted(_DOMAINS)}, got {value!r}")
+
+
+def spd(values: np.ndarray) -> np.ndarray:
+    """Transform hook: a symmetric positive definite matrix ``B Bᵀ + n·I`` from any ``B``."""
+    if values.ndim < 2 or values.shape[-1] != values.shape[-2]:
+        raise ValueError(f"spd needs square matrices in the last two dims, got shape {values.shape}")
+    n = values.shape[-1]
+    return values @ np.swapaxes(values, -1, -2).conj() + n * np.eye(n)
+
+
+# ---- drawn values --------------------------------------------------------------------------
+@dataclass
+class DrawnArray:
+    """A drawn argument: values, dtype, memory layout and device, for any framework."""
+
+    values: np.ndarray
+    dtype: str
+    layout: str = "contiguous"
+    device: str = "cpu"
+    expand_dim: int | None = None
+    integer: bool = False
+
+    def __repr__(self) -> str:
+        shape = ",".join(map(str, self.values.shape))
+        return f"{self.dtype}[{shape}] {self.layout} on {self.device}: {self.values.tolist()!r}"
+
+    def to(self, framework: str) -> Any:
+        """The array in ``framework`` (torch: with this layout; jax: layouts do not exist)."""
+        if framework == "torch":
+            return self._torch()
+        if framework == "jax":
+            return self._jax()
+        raise ValueError(f"framework must be 'torch' or 'jax', got {framework!r}")
+
+    def _torch(self):
+        import torch
+
+        dtype = getattr(torch, self.dtype)
+        v = self.values
+        if self.layout == "transposed" and v.ndim >= 2:
+            return torch.tensor(np.ascontiguousarray(v.T), dtype=dtype, device=self.device).permute(*reversed(range(v.ndim)))
+        if self.layout == "strided" and v.ndim >= 1:
+            wide = torch.zeros(v.shape[:-1] + (2 * v.shape[-1],), dtype=dtype, device=self.device)
+            wide[..., ::2] = torch.tensor(v, dtype=dtype, device=self.device)
+            return wide[..., ::2]
+        if self.layout == "expanded" and self.expand_dim is not None:
+            base = torch.tensor(np.take(v, [0], axis=self.expand_dim), dtype=dtype, device=self.device)
+            return base.expand(*v.shape)
+        if self.layout == "offset":
+            flat = torch.zeros(v.size + 3, dtype=dtype, device=self.device)
+            flat[3:] = torch.tensor(v.reshape(-1), dtype=dtype, device=self.device)
+            return flat[3:].view(v.shape)
+        return torch.tensor(v, dtype=dtype, device=self.device)
+
+    def _jax(self):
+        import jax
+        import jax.numpy as jnp
+
+        from .frameworks.jax_backend import x64
+
+        wide = self.dtype in ("float64", "complex128", "int64")
+        with x64() if wide else _null():
+            if self.dtype == "bfloat16":
+                return jnp.asarray(self.values, dtype=jnp.bfloat16)
+            return jax.device_put(np.asarray(self.values, dtype=self.dtype))
+
+
+class _null:
+    def __enter__(self):
+        return None
+
+    def __exit__(self, *exc):
+        return False
+
+
+def _round_to(values: np.ndarray, dtype: str) -> np.ndarray:
+    """Values exactly representable in ``dtype`` (so every oracle sees the same numbers)."""
+    if dtype in ("float32", "complex64"):
+        return values.astype(np.complex64 if dtype == "complex64" else np.float32).astype(values.dtype)
+    if dtype == "float16":
+        return values.astype(np.float16).astype(np.float64)
+    if dtype == "bfloat16":
+        import ml_dtypes
+
+        return values.astype(ml_dtypes.bfloat16).astype(np.float64)
+    return values
+
+
+# ---- shapes --------------------------------------------------------------------------------
+def _parse_dims(dims: str | Sequence) -> list[str | int]:
+    if isinstance(dims, str):
+        parts = [p.strip() for p in dims.split(",")] if dims.strip() else []
+    else:
+        parts = list(dims)
+    out: list[str | int] = []
+    for p in parts:
+        if isinstance(p, int) or (isinstance(p, str) and p.isdigit()):
+            out.append(int(p))
+        elif isinstance(p, str) and p.isidentifier():
+            out.append(p)
+        else:
+            raise ValueError(f"dims: {p!r} is neither a size nor a dimension name (in {dims!r})")
+    return out
+
+
+def dim(name: str, min_side: int = 0, max_side: int = MAX_SIDE) -> st.SearchStrategy[int]:
+    """The size of dimension ``name``, shared by every strategy of one test case."""
+    return st.shared(st.integers(min_side, max_side), key=f"vjpcheck-dim:{name}")
+
+
+@st.composite
+def _shape(draw, dims, min_side, max_side, broadcast):
+    shape = [d if isinstance(d, int) else draw(dim(d, min_side, max_side)) for d in dims]
+    if broadcast and shape:
+        shape = [1 if draw(st.booleans()) else s for s in shape]
+        drop = draw(st.integers(0, len(shape)))
+        shape = shape[drop:]
+    return tuple(shape)
+
+
+def dtypes(family: str | Sequence[str] = "real") -> st.SearchStrategy[str]:
+    """A dtype name from a family (``real``, ``half``, ``real+half``, ``complex``) or list;
+    shared, so every tensor of one family in a test case has the same dtype."""
+    if isinstance(family, str) and family in DTYPE_FAMILIES:
+        names, key = DTYPE_FAMILIES[family], family
+    elif isinstance(family, str):
+        names, key = (family,), family
+    else:
+        names, key = tuple(family), ",".join(family)
+    return st.shared(st.sampled_from(names), key=f"vjpcheck-dtype:{key}")
+
+
+def devices(names: Sequence[str] | None = None) -> st.SearchStrategy[str]:
+    """``cpu`` always, ``cuda`` when available (shared by the tensors of one test case)."""
+    if names is None:
+        names = ["cpu"]
+        try:
+            import torch
+
+            if torch.cuda.is_available():
+                names.append("cuda")
+        except ImportError:  # pragma: no cover
+            pass
+    return st.shared(st.sampled_from(tuple(names)), key="vjpcheck-device")
+
+
+# ---- public strategies ---------------------------------------------------------------------
+@st.composite
+def _tensor(draw, dims, dtype, domain, layouts, min_side, max_side, broadcast, transform, device, framework):
+    shape = draw(_shape(dims, min_side, max_side, broadcast))
+    dtype_name = draw(dtypes(dtype))
+    complex_ = dtype_name.startswith("complex")
+    layout = draw(st.sampled_from(layouts))
+    expand_dim = None
+    if layout == "expanded":
+        candidates = [i for i, s in enumerate(shape) if s > 1]
+        if candidates:
+            expand_dim = draw(st.sampled_from(candidates))
+        else:
+            layout = "contiguous"
+    draw_shape = tuple(1 if i == expand_dim else s for i, s in enumerate(shape))
+    elements = domain.elements()
+    values = draw(hnp.arrays(np.float64, draw_shape, elements=elements))
+    if complex_:
+        values = values + 1j * draw(hnp.arrays(np.float64, draw_shape, elements=elements))
+    if expand_dim is not None:
+        values = np.broadcast_to(values, shape).copy()
+    if transform is not None:
+        values = np.asarray(transform(values))
+        if values.shape != shape:
+            raise ValueError(f"transform changed the shape from {shape} to {values.shape}")
+    values = _round_to(values, dtype_name)
+    drawn = DrawnArray(values=values, dtype=dtype_name, layout=layout, device=draw(devices(device)), expand_dim=expand_dim)
+    return drawn if framework is None else drawn.to(framework)
+
+
+def tensor(
+    dims: str | Sequence = "",
+    dtype: str | Sequence[str] = "real",
+    domain: Domain | str = "any",
+    layouts: Sequence[str] = LAYOUTS,
+    min_side: int = 0,
+    max_side: int = MAX_SIDE,
+    broadcast: bool = False,
+    transform: Callable[[np.ndarray], np.ndarray] | None = None,
+    device: Sequence[str] | None = None,
+    framework: str | None = None,
+) -> st.SearchStrategy:
+    """A differentiable array argument.
+
+    Args:
+        dims: comma-separated dimension names and literal sizes, e.g. ``"b,m,k"``,
+            ``"3,n"``; ``""`` is a scalar. Named sizes are shared across strategies.
+        dtype: a family (``"real"``: float64/float32, ``"half"``, ``"real+half"``,
+            ``"complex"``: complex128/complex64) or a dtype name or list of names.
+        domain: ``"any"``, ``"positive"``, ``"nonnegative"``, or a :class:`Domain`
+            (``bounded(lo, hi)``); special points (zeros, ties, tiny, large) come on purpose.
+        layouts: memory layouts to draw from (PyTorch; JAX arrays have none).
+        min_side, max_side: bounds for named sizes (0 and 1 included unless excluded).
+            A name's first use in a test case fixes its bounds.
+        broadcast: also draw broadcast variants (size-1 dims, dropped leading dims).
+        transform: NumPy hook applied to the values, e.g. :func:`spd`.
+        device: device names (default cpu, plus cuda when available).
+        framework: ``"torch"``/``"jax"`` to draw framework arrays; None draws DrawnArray.
+    """
+    parsed = _parse_dims(dims)
+    for layout in layouts:
+        if layout not in LAYOUTS:
+            raise ValueError(f"layouts: unknown layout {layout!r}; known: {LAYOUTS}")
+    if not layouts:
+        raise ValueError("layouts must name at least one layout")
+    if not 0 <= min_side <= max_side:
+        raise ValueError(f"need 0 <= min_side <= max_side, got {min_side}, {max_side}")
+    return _tensor(parsed, dtype, _domain(domain), tuple(layouts), min_side, max_side, broadcast, transform, device, framework)
+
+
+@st.composite
+def _index(draw, dims, high, min_side, max_side, framework):
+    shape = draw(_shape(dims, min_side, max_side, False))
+    size = high if isinstance(high, int) else draw(dim(high, 0, max_side))
+    count = int(np.prod(shape, dtype=np.int64))
+    if size == 0 and count:
+        from hypothesis import reject
+
+        reject()
+    values = np.asarray(draw(st.lists(st.integers(0, max(size - 1, 0)), min_size=count, max_size=count)), dtype=np.int64)
+    drawn = DrawnArray(values=values.reshape(shape), dtype="int64", integer=True, device=draw(devices(None)))
+    return drawn if framework is None else drawn.to(framework)
+
+
+def index(dims: str | Sequence = "k", high: str | int = "n", min_side: int = 0, max_side: int = MAX_SIDE, framework: str | None = None):
+    """An integer index array with values in ``[0, size of high)``; duplicates are likely."""
+    parsed = _parse_dims(dims)
+    if isinstance(high, str) and not high.isidentifier():
+        raise ValueError(f"high must be a dimension name or an int, got {high!r}")
+    return _index(parsed, high, min_side, max_side, framework)
+
+
+COTANGENT_KINDS = ("dense", "one-hot", "zero", "scaled")
+
+
+@st.composite
+def cotangent(draw, shape: tuple, dtype: str, kinds: Sequence[str] = COTANGENT_KINDS, layouts: Sequence[str] = LAYOUTS, device: str = "cpu"):
+    """A cotangent for an output of ``shape``/``dtype``: dense random, one-hot, zero or
+    scaled by a large/tiny factor, in any layout. Shrinks toward dense contiguous."""
+    kind = draw(st.sampled_from(tuple(kinds)))
+    complex_ = dtype.startswith("complex")
+    n = int(np.prod(shape, dtype=np.int64))
+    seed = draw(st.integers(0, 2**32 - 1))
+    rng = np.random.default_rng(seed)
+    if kind == "zero" or n == 0:
+        values = np.zeros(shape, dtype=np.complex128 if complex_ else np.float64)
+    elif kind == "one-hot":
+        values = np.zeros(n, dtype=np.complex128 if complex_ else np.float64)
+        values[draw(st.integers(0, n - 1))] = 1.0
+        values = values.reshape(shape)
+    else:
+        values = rng.standard_normal(shape) + (1j * rng.standard_normal(shape) if complex_ else 0)
+        if kind == "scaled":
+            values = values * draw(st.sampled_from([1e3, 1e-3]))
+    layout = draw(st.sampled_from(tuple(layouts)))
+    if layout == "expanded":
+        layout = "contiguous"  # a cotangent's entries are independent
+    return DrawnArray(values=_round_to(np.asarray(values), dtype), dtype=dtype, layout=layout, device=device)

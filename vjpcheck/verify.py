@@ -1,0 +1,229 @@
+"""``verify``: property-based checking of one function over generated cases."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any, Callable, Sequence
+
+from hypothesis import HealthCheck, event, given, settings
+from hypothesis import seed as hypothesis_seed
+from hypothesis import strategies as st
+
+from .api import VJPMismatch, check_vjp
+from .case import flatten_outputs, function_name
+from .numeric import is_differentiable_dtype
+from .strategies import COTANGENT_KINDS, LAYOUTS, DrawnArray, cotangent
+
+DEFAULT_EXAMPLES = 100
+CI_EXAMPLES = 50
+
+
+@dataclass
+class Summary:
+    """What :func:`verify` saw: examples run, verdict counts, skips by reason."""
+
+    function: str
+    framework: str
+    examples: int = 0
+    counts: Counter = field(default_factory=Counter)
+    skip_reasons: Counter = field(default_factory=Counter)
+    oracles_run: Counter = field(default_factory=Counter)
+    seconds: float = 0.0
+
+    def __str__(self) -> str:
+        parts = ", ".join(f"{k}: {self.counts.get(k, 0)}" for k in ("pass", "skipped", "mismatch", "error"))
+        text = f"vjpcheck.verify {self.function} ({self.framework}): {self.examples} examples in {self.seconds:.1f}s — {parts}"
+        for reason, n in self.skip_reasons.most_common(5):
+            text += f"\n  skipped {n}× — {reason}"
+        return text
+
+    def to_dict(self) -> dict:
+        return {
+            "function": self.function,
+            "framework": self.framework,
+            "examples": self.examples,
+            "counts": dict(self.counts),
+            "skip_reasons": dict(self.skip_reasons),
+            "oracles_run": dict(self.oracles_run),
+            "seconds": self.seconds,
+        }
+
+
+def infer_framework(fn: Callable) -> str | None:
+    """torch for ``autograd.Function.apply``; jax for custom_vjp/custom_jvp/jit objects;
+    otherwise the framework whose module names the function's code uses."""
+    owner = getattr(fn, "__self__", None)
+    if isinstance(owner, type) and any(c.__module__.startswith("torch") for c in owner.__mro__[1:]):
+        return "torch"
+    module = type(fn).__module__ or ""
+    if module.startswith(("jax", "jaxlib")):
+        return "jax"
+    if module.startswith("torch"):
+        return "torch"
+    code = getattr(getattr(fn, "__wrapped__", fn), "__code__", None)
+    fn_module = getattr(fn, "__module__", "") or ""
+    if fn_module.startswith("torch"):
+        return "torch"
+    if fn_module.startswith("jax"):
+        return "jax"
+    if code is not None:
+        names = set(code.co_names) | set(code.co_freevars)
+        globals_ = getattr(fn, "__globals__", {})
+        for name in names:
+            mod = getattr(globals_.get(name), "__name__", "") or ""
+            if mod.startswith("torch"):
+                return "torch"
+            if mod.startswith("jax"):
+                return "jax"
+    return None
+
+
+def verify(
+    fn: Callable,
+    *arg_specs: Any,
+    framework: str | None = None,
+    max_examples: int | None = None,
+    seed: int | None = None,
+    order: int = 1,
+    oracles: Sequence[str] | None = None,
+    primal: Callable | str | None = "auto",
+    wrt: Sequence[int] | None = None,
+    cotangent_kinds: Sequence[str] = COTANGENT_KINDS,
+    cotangent_layouts: Sequence[str] = LAYOUTS,
+    hypothesis_settings: settings | None = None,
+    **check_options: Any,
+) -> Summary:
+    """Check ``fn``'s vᵀJ over Hypothesis-generated arguments and cotangents.
+
+    Args:
+        fn: a PyTorch or JAX callable (``autograd.Function.apply``, ``custom_vjp``, …).
+        *arg_specs: one per argument: a :mod:`vjpcheck.strategies` strategy
+            (``tensor(...)``, ``index(...)``), any Hypothesis strategy, or a constant.
+        framework: ``"torch"``/``"jax"``; inferred from ``fn`` when omitted.
+        max_examples: default 100 (50 when the ``CI`` environment variable is set).
+        seed: fixes Hypothesis' seed (pytest's ``--hypothesis-seed`` is honoured too).
+        order: 2 also checks the VJP of the VJP map.
+        oracles: as in :func:`check_vjp`; forward mode is included by default.
+        primal: AD of the custom rule's forward as an extra oracle (``"auto"``).
+        cotangent_kinds, cotangent_layouts: what cotangents to draw.
+        hypothesis_settings: a ``hypothesis.settings`` to start from (deadline is always off).
+        **check_options: passed to :func:`check_vjp` (``rtol``, ``atol``, …).
+
+    Returns:
+        a :class:`Summary`. Raises :class:`VJPMismatch` with the minimised failing case,
+        the verdict and a reproducer when any example is a mismatch or an error.
+    """
+    if not callable(fn):
+        raise TypeError(f"fn must be callable, got {type(fn).__name__}")
+    if not arg_specs:
+        raise ValueError("verify needs one spec per argument of fn, e.g. vjpcheck.strategies.tensor('m,n')")
+    framework = framework or infer_framework(fn)
+    if framework not in ("torch", "jax"):
+        raise ValueError(f"cannot tell whether {function_name(fn)} is PyTorch or JAX: pass framework='torch' or 'jax'")
+    if max_examples is not None and (not isinstance(max_examples, int) or max_examples < 1):
+        raise ValueError(f"max_examples must be a positive int, got {max_examples!r}")
+    if order not in (1, 2):
+        raise ValueError(f"order must be 1 or 2, got {order!r}")
+    if oracles is not None:
+        from .oracles import make_oracles
+
+        make_oracles(oracles, framework)  # validate now, not inside Hypothesis
+    strategies = [s if isinstance(s, st.SearchStrategy) else st.just(s) for s in arg_specs]
+    summary = Summary(function=function_name(fn), framework=framework)
+    base = hypothesis_settings or settings()
+    examples = max_examples or (CI_EXAMPLES if os.environ.get("CI") else base.max_examples if hypothesis_settings else DEFAULT_EXAMPLES)
+    run_settings = settings(
+        base,
+        deadline=None,
+        max_examples=examples,
+        suppress_health_check=list(base.suppress_health_check) + [HealthCheck.too_slow, HealthCheck.data_too_large],
+    )
+
+    def materialise(value):
+        return value.to(framework) if isinstance(value, DrawnArray) else value
+
+    @run_settings
+    @given(data=st.data())
+    def property_(data):
+        drawn = data.draw(st.tuples(*strategies), label="args")
+        args = [materialise(d) for d in drawn]
+        v = _draw_cotangent(data, fn, args, framework, cotangent_kinds, cotangent_layouts)
+        verdict = check_vjp(
+            fn, *args, v=v, wrt=wrt, oracles=oracles, order=order, primal=primal, framework=framework, **check_options
+        )
+        summary.examples += 1
+        status = verdict.overall_status
+        summary.counts[status] += 1
+        for o in verdict.oracles:
+            if o.ok:
+                summary.oracles_run[o.name] += 1
+        event(f"verdict: {status}")
+        if status == "skipped":
+            for reason in verdict.reasons[:1]:
+                key = reason.split(":")[0]
+                summary.skip_reasons[_normalise(key)] += 1
+        if status in ("mismatch", "error"):
+            raise VJPMismatch(verdict)
+
+    digest = hashlib.sha256(repr((summary.function, framework, order, [repr(s) for s in strategies])).encode()).digest()
+    property_._hypothesis_internal_add_digest = digest  # one example database entry per function
+    runner = hypothesis_seed(seed)(property_) if seed is not None else property_
+    start = time.perf_counter()
+    try:
+        runner()
+    finally:
+        summary.seconds = time.perf_counter() - start
+    return summary
+
+
+def _shape_info(backend, leaf):
+    """ArrayInfo of an output, or of a jax.ShapeDtypeStruct from eval_shape."""
+    if backend.is_array(leaf):
+        return backend.info(leaf)
+    if type(leaf).__name__ == "ShapeDtypeStruct":
+        from .frameworks.base import ArrayInfo
+
+        name = leaf.dtype.name
+        return ArrayInfo(shape=tuple(leaf.shape), dtype=name, device="cpu")
+    return None
+
+
+def _normalise(reason: str) -> str:
+    import re
+
+    return re.sub(r"\d+", "N", reason)
+
+
+def _draw_cotangent(data, fn, args, framework, kinds, layouts):
+    """Run the forward once for the output structure, then draw one cotangent per output."""
+    from .frameworks import backend_named
+
+    backend = backend_named(framework)
+    infos = [backend.info(a) if backend.is_array(a) else None for a in args]
+    try:
+        with backend.precision(infos):
+            if framework == "jax":  # shapes and dtypes only: no computation
+                import jax
+
+                raw = jax.eval_shape(lambda *a: fn(*a), *args)
+            else:
+                raw = fn(*[backend.copy(a) if i is not None else a for a, i in zip(args, infos)])
+    except Exception:
+        return None  # check_vjp reports the forward error with full context
+    leaves = flatten_outputs(raw)
+    single = not isinstance(raw, (tuple, list))
+    cots = []
+    for leaf in leaves:
+        info = _shape_info(backend, leaf)
+        if info is None:
+            return None
+        if not is_differentiable_dtype(info.dtype):
+            cots.append(None)
+            continue
+        drawn = data.draw(cotangent(info.shape, info.dtype, kinds, layouts, info.device), label="cotangent")
+        cots.append(drawn.to(framework))
+    return cots[0] if single else tuple(cots)  # None entries: integer outputs, ignored
