@@ -469,3 +469,26 @@ class TakeRowsNoAccumulate(torch.autograd.Function):
 
 def take_rows_bug(x, idx):
     return TakeRowsNoAccumulate.apply(x, idx)
+
+
+# ---- tie-dependent: x² (smooth at ties) whose backward merges equal values ---------------------
+class SquareUniqueMerge(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return x * x
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        uniq, inverse = torch.unique(x, return_inverse=True)
+        merged = torch.zeros_like(uniq).index_add_(0, inverse.reshape(-1), (2 * x * g).reshape(-1))
+        return merged[inverse]  # equal entries receive the sum of each other's gradients
+
+
+PLANTED.append(
+    Planted("tie-dependent (unique-merged gradient)", SquareUniqueMerge.apply, SquareRight.apply, lambda: (torch.tensor([1.0, 2.0, 1.0], dtype=F64),), "mismatch")
+)
+PLANTED.append(
+    Planted("duplicate indices lose gradient", take_rows_bug, lambda x, i: x[i], lambda: (_t(4, 2), torch.tensor([0, 2, 2])), "mismatch")
+)

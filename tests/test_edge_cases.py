@@ -64,3 +64,13 @@ def test_second_order_with_integer_arg_and_complex():
     assert vjpcheck.check_vjp(lambda a, i: jnp.sin(a[i]), x, jnp.asarray([0, 0, 3]), order=2).passed
     z = torch.randn(3, dtype=torch.complex128)
     assert vjpcheck.check_vjp(lambda z: z * z.conj() * z, z, order=2).passed
+
+
+def test_jax_value_dependent_shape_from_index_arg_runs_eagerly():
+    """int(i[0]) cannot be traced by jit but works eagerly (i is not differentiated)."""
+
+    def head(x, i):
+        return jnp.sin(x[: int(i[0])])
+
+    verdict = vjpcheck.check_vjp(head, _x64(np.linspace(0.1, 1.0, 5)), jnp.asarray([3]))
+    assert verdict.status == "pass", verdict.explain()

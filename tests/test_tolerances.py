@@ -49,3 +49,20 @@ def test_float64_ad_oracles_agree_to_near_machine_precision():
     base = ad[0].grads[0]
     for o in ad[1:]:
         assert abs(o.grads[0] - base).max() <= 1e-13 * abs(base).max()
+
+
+def test_float32_underflow_is_not_a_false_alarm():
+    import jax.numpy as jnp
+
+    verdict = vjpcheck.check_vjp(jax.nn.softplus, jnp.asarray([-100.0, 0.5], dtype=jnp.float32))
+    assert verdict.status == "pass", verdict.explain()
+
+
+def test_tiny_normal_inputs_at_second_order_are_not_false_alarms():
+    """x = 2.3e-91: FD cannot resolve the derivative; one-ulp AD differences must pass."""
+    import planted_torch as pt
+
+    x = torch.full((3,), 2.259312670098906e-91, dtype=torch.float64)
+    v = torch.tensor([0.1257302210933933, -0.1321048632913019, 0.6404226504432821], dtype=torch.float64)
+    verdict = vjpcheck.check_vjp(pt.CubeRight.apply, x, v=v, order=2)
+    assert verdict.overall_status in ("pass", "skipped"), verdict.explain()

@@ -13,7 +13,7 @@ from . import strategies
 from .api import VJPMismatch, assert_vjp, check_vjp
 from .oracles import ORACLE_NAMES
 from .verdict import Verdict
-from .verify import Summary, verify
+from .verifier import Summary, verify
 
 __version__ = "0.1.0"
 

@@ -4,11 +4,12 @@ Tolerance for entry k when oracle ``b`` is checked against oracle ``a``::
 
     tol_k = SAFETY · (err_a[k] + err_b[k])                 # estimated errors (finite differences)
           + rtol · (S[k] + FLOOR · max_j S[j])              # rounding in the case's dtype
-          + atol
+          + atol + 16 · tiny(dtype) · max(1, ‖v‖∞)          # underflow (flush to zero)
 
-* ``S[k] = Σ_j |v_j|·|J_jk|`` is the size of the terms summed into entry k, taken from
-  finite differences when they ran (so an entry that is small by cancellation still gets
-  a tolerance fitting the work that produced it); otherwise ``max(|a_k|, |b_k|)``.
+* ``S[k] = max(Σ_j |v_j|·|J_jk|, |a_k|, |b_k|)``: the size of the terms summed into
+  entry k, from finite differences when they ran (so an entry that is small by
+  cancellation still gets a tolerance fitting the work that produced it), and never less
+  than the compared values themselves.
 * ``rtol`` is set by the least precise dtype among the differentiated inputs and outputs
   (:data:`RTOL`): two AD results in float64 must agree to 1e-10 of the scale; float32,
   float16 and bfloat16 results are held to bounds that fit their precision when compared
@@ -45,6 +46,23 @@ FLOOR = 0.1
 WORST_ENTRIES = 5
 
 
+#: smallest normal numbers: below them values flush to zero or lose all precision
+TINY = {
+    "float64": 2.2250738585072014e-308,
+    "complex128": 2.2250738585072014e-308,
+    "float32": 1.1754943508222875e-38,
+    "complex64": 1.1754943508222875e-38,
+    "float16": 6.103515625e-05,
+    "bfloat16": 1.1754943508222875e-38,
+}
+
+
+def case_atol(case: Case) -> float:
+    """Underflow floor: 16 · tiny(dtype) · max(1, ‖v‖∞) for the least precise dtype."""
+    dtypes = list(case.dtypes) + [i.dtype for i, d in zip(case.output_infos, case.output_differentiable) if d]
+    return 16 * max(TINY.get(d, TINY["float32"]) for d in dtypes) * max(1.0, case.cotangent_scale)
+
+
 def case_rtol(case: Case) -> float:
     dtypes = list(case.dtypes) + [i.dtype for i, d in zip(case.output_infos, case.output_differentiable) if d]
     return max(RTOL.get(d, RTOL["float32"]) for d in dtypes)
@@ -70,12 +88,16 @@ def compare_vectors(
         ea, ga = np.asarray(ea), np.asarray(ga)
         zero = np.zeros(ea.shape)
         err = SAFETY * ((expected.error[a] if expected.error is not None else zero) + (got.error[a] if got.error is not None else zero))
-        scale = reference.scale[a] if use_ref else np.maximum(np.abs(ea), np.abs(ga))
+        with np.errstate(invalid="ignore"):
+            own = np.nan_to_num(np.maximum(np.abs(ea), np.abs(ga)), nan=0.0, posinf=0.0)
+        # FD's abs-contraction when it ran, never below the compared values themselves
+        # (FD's estimate of S is noise where its step cannot resolve a tiny derivative)
+        scale = np.maximum(reference.scale[a], own) if use_ref else own
         all_scales = (
             np.concatenate([np.ravel(s) for s in reference.scale]) if use_ref else np.abs(np.concatenate([np.ravel(g) for g in expected.grads]))
         )
         biggest = max(float(np.max(all_scales)) if all_scales.size else 0.0, case.cotangent_scale * case.output_scale)
-        tol = err + rtol * (scale + FLOOR * biggest) + atol
+        tol = err + rtol * (scale + FLOOR * biggest) + atol + case_atol(case)
         mask = np.zeros(ea.shape, dtype=bool)
         if not same_rule and reference is not None and reference.nonsmooth is not None:
             mask = reference.nonsmooth[a]
@@ -169,7 +191,8 @@ def compare_projection(
         scales = reference.scale if use_ref else [np.abs(g) for g in vector.grads]
         size = sum(abs_inner(s, u) for s, u in zip(scales, p.tangents))
         floor = FLOOR * biggest * sum(float(np.sum(np.abs(u))) for u in p.tangents)
-        tol = SAFETY * err + rtol * (size + p.scale + floor) + atol
+        underflow = case_atol(case) * (1 + sum(float(np.sum(np.abs(u))) for u in p.tangents))
+        tol = SAFETY * err + rtol * (size + p.scale + floor) + atol + underflow
         diff = abs(lhs - p.value)
         ratio = diff / tol if tol > 0 else (np.inf if diff > 0 else 0.0)
         if not np.isfinite(lhs) or not np.isfinite(p.value):

@@ -67,6 +67,8 @@ class Backend(Protocol):
 
 def layout_name(shape: tuple[int, ...], strides: tuple[int, ...], offset: int) -> str:
     """Describe a strided layout in words: contiguous, transposed, expanded, strided, offset."""
+    if 0 in shape:
+        return "contiguous"  # no element is stored: strides carry no meaning
     dims = [(sz, st) for sz, st in zip(shape, strides) if sz != 1]
     words = []
     if any(st == 0 for _, st in dims):

@@ -136,7 +136,7 @@ class FiniteDifferences(Oracle):
 _REASON = {
     "kink": "non-smooth (one-sided slopes differ: a kink, tie or clamp edge)",
     "jump": "non-smooth (the function jumps: floor/round/sign-like)",
-    "no-convergence": "non-smooth (finite-difference estimates do not converge)",
+    "no-convergence": "finite differences do not converge (non-smooth, or a derivative too small for any step to resolve)",
     "out-of-domain": "out of domain (the function is not finite within the step)",
 }
 
@@ -262,7 +262,7 @@ def _evaluator(case):
     ref_args = [backend.to_reference(a) if info is not None else a for a, info in zip(case.args, case.arg_infos)]
     call = case.call
     if case.framework == "jax":  # one compilation for all 4n+1 evaluations, reused across cases
-        from .jax_common import other_arrays, stable_jit
+        from .jax_common import _trace_errors, other_arrays, stable_jit
 
         compiled = stable_jit(case, "evaluate", lambda call_with: call_with)
 
@@ -272,7 +272,7 @@ def _evaluator(case):
             if jitted is not None:
                 try:
                     return jitted(primals, other_arrays(case, args))  # NumPy in: no conversions
-                except Exception:
+                except _trace_errors():
                     pass
             return eager([_jax_array(p) for p in primals], other_arrays(case, args))
 

@@ -2,21 +2,14 @@
 
 from __future__ import annotations
 
-import contextlib
-
 import jax.numpy as jnp
 
 from ..case import Case
-from ..frameworks.jax_backend import x64
 
 
 def precision(case: Case):
-    """x64 on for cases with 64-bit arrays (locally; the global setting is untouched)."""
-    wide = any(
-        info is not None and info.dtype in ("float64", "complex128", "int64", "uint64")
-        for info in list(case.arg_infos) + list(case.output_infos)
-    )
-    return x64() if wide else contextlib.nullcontext()
+    """x64 on for cases with 64-bit arrays, JAX's traceback filtering off (both local)."""
+    return case.backend.precision(list(case.arg_infos) + list(case.output_infos))
 
 
 def wrt_function(case: Case, args: list, keep: list[int]):
@@ -117,12 +110,31 @@ def other_arrays(case: Case, args: list) -> list:
     return [args[i] for i, info in enumerate(case.arg_infos) if info is not None and i not in case.wrt]
 
 
+def _trace_errors() -> tuple:
+    """Errors meaning 'this function cannot be traced', as opposed to 'it failed'."""
+    import jax
+
+    names = (
+        "ConcretizationTypeError",
+        "TracerArrayConversionError",
+        "TracerBoolConversionError",
+        "TracerIntegerConversionError",
+        "NonConcreteBooleanIndexError",
+        "UnexpectedTracerError",
+    )
+    return tuple(getattr(jax.errors, n) for n in names if hasattr(jax.errors, n))
+
+
 def run_compiled(pair, *args):
-    """Run the jitted function; if it cannot be traced, the eager one (whose error propagates)."""
+    """Run the jitted function; eagerly only when the function cannot be traced.
+
+    Any other error (a custom rule's wrong shape, a crash) propagates from the jitted
+    run as it would from an eager one, without paying for a second, eager failure.
+    """
     jitted, eager = pair
     if jitted is not None:
         try:
             return jitted(*args)
-        except Exception:
+        except _trace_errors():
             pass
     return eager(*args)
