@@ -66,7 +66,7 @@ def test_relu_at_zero_is_skipped_with_reason():
 
 def test_floor_jump_detected():
     verdict = vjpcheck.check_vjp(torch.floor, torch.tensor([1.0, 0.3], dtype=torch.float64))
-    assert verdict.status == "skipped" and "jumps" in verdict.reasons[0], verdict.explain()
+    assert verdict.status == "skipped" and "jump" in verdict.reasons[0], verdict.explain()
 
 
 def test_relu_away_from_kink_passes():
@@ -122,3 +122,26 @@ def test_joint_test_keeps_smooth_functions_checked():
     x = torch.randn(3, 3, dtype=torch.float64)
     verdict = vjpcheck.check_vjp(lambda a: torch.tanh(a @ a.mT).sum(), x)
     assert verdict.status == "pass", verdict.explain()
+
+
+def test_nan_at_a_kink_is_still_a_finding():
+    """relu'(0) may be 0 or 1 by convention, never NaN: every subgradient is finite."""
+
+    class ReluNaN(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            ctx.save_for_backward(x)
+            return torch.relu(x)
+
+        @staticmethod
+        def backward(ctx, g):
+            (x,) = ctx.saved_tensors
+            return g * torch.where(x == 0, torch.nan, (x > 0).to(g.dtype))
+
+    verdict = vjpcheck.check_vjp(ReluNaN.apply, torch.tensor([0.0, 1.0, -1.0], dtype=torch.float64))
+    assert "non-finite" in verdict.finding_kinds(), verdict.explain()
+
+
+def test_infinite_slope_at_a_jump_is_not_a_finding():
+    verdict = vjpcheck.check_vjp(lambda x: torch.sqrt(x.abs()), torch.tensor([0.0, 1.0], dtype=torch.float64))
+    assert verdict.status == "skipped", verdict.explain()

@@ -198,9 +198,9 @@ def _second_order(case: Case, names, seed, rtol, atol, fd_max_coords, jacobian_m
     from .oracles import make_oracles as _make
     from .second_order import vjp_map
 
-    fn2, args2 = vjp_map(case)
+    fn2, args2, wrt2 = vjp_map(case)
     try:
-        case2 = build_case(fn2, args2, framework=case.framework, seed=seed + 1)
+        case2 = build_case(fn2, args2, wrt=wrt2, framework=case.framework, seed=seed + 1)
     except ForwardError as exc:
         return Verdict(
             status="error",

@@ -75,6 +75,9 @@ class OracleResult:
     error: list[np.ndarray] | None = None
     scale: list[np.ndarray] | None = None
     nonsmooth: list[np.ndarray] | None = None  # boolean masks (finite differences)
+    # where the function is locally Lipschitz (smooth, or a kink): every correct
+    # derivative there is finite, even where its value is a matter of convention
+    finite_required: list[np.ndarray] | None = None
     nonsmooth_reasons: list[str] = field(default_factory=list)
     projections: list[Projection] = field(default_factory=list)
     jacobian: np.ndarray | None = None  # matricised (m × n) Jacobian, small cases only

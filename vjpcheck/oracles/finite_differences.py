@@ -31,6 +31,7 @@ MIN_SCALE = 1e-3
 RETRIES = 2
 RETRY_FACTOR = 16.0
 KINK_RATIO = 0.6  # gap(h/2) / gap(h) is 0.5 for smooth functions, 1 at a kink, 2 at a jump
+NON_LIPSCHITZ_RATIO = 1.2  # above: the slope is unbounded (jump: 2, sqrt(|x|) at 0: √2)
 CONVERGENCE = 1e-3  # |D(h/2) − D(h)| above this fraction of the scale: not converged
 
 
@@ -65,6 +66,7 @@ class FiniteDifferences(Oracle):
             result.error = [np.zeros(p.shape) for p in x0]
             result.scale = [np.zeros(p.shape) for p in x0]
             result.nonsmooth = [np.zeros(p.shape, dtype=bool) for p in x0]
+            result.finite_required = [np.ones(p.shape, dtype=bool) for p in x0]
             ctx.nonsmooth = result.nonsmooth
             return
 
@@ -77,11 +79,13 @@ class FiniteDifferences(Oracle):
         for d, (a, k, comp) in enumerate(directions):
             base = abs(x0[a].reshape(-1)[k])
             h = BASE_STEP * max(base, MIN_SCALE)
-            for attempt in range(RETRIES + 1):
+            steps = [h / RETRY_FACTOR**r for r in range(RETRIES + 1)]
+            if 0 < base < MIN_SCALE:
+                steps.append(BASE_STEP * base)  # tiny |x|: a step that stays on its side of 0
+            for h in steps:
                 col = _column(evaluate, x0, a, k, comp, h, f0, weights, v_flat, eps)
-                if col["status"] == "ok" or col["status"] in ("kink", "jump", "out-of-domain"):
+                if col["status"] in ("ok", "kink", "jump", "out-of-domain"):
                     break
-                h /= RETRY_FACTOR
             columns[d] = col["R"]
             estimates[d], errors[d], scales[d] = col["g"], col["err"], col["scale"]
             status[d] = col["status"]
@@ -97,7 +101,7 @@ class FiniteDifferences(Oracle):
 
         joint = _joint_smoothness(evaluate, x0, directions, status, estimates, errors, scales, f0, weights, v_flat, eps, ctx)
 
-        grads, errs, scls, masks, reasons = [], [], [], [], []
+        grads, errs, scls, masks, reasons, required = [], [], [], [], [], []
         d = 0
         for a, p in enumerate(x0):
             shape, n = p.shape, p.size
@@ -106,12 +110,15 @@ class FiniteDifferences(Oracle):
             e = np.zeros(n)
             s = np.zeros(n)
             m = np.zeros(n, dtype=bool)
+            lipschitz = np.ones(n, dtype=bool)
             for k in range(n):
                 parts = [d] if not is_c else [d, d + 1]
                 for c, dd in enumerate(parts):
                     g[k] += estimates[dd] * (1j if c == 1 else 1)
                     e[k] += errors[dd]
                     s[k] += scales[dd]
+                    if status[dd] not in ("ok", "kink"):
+                        lipschitz[k] = False
                     if status[dd] != "ok":
                         m[k] = True
                         if len(reasons) < 8:
@@ -122,10 +129,12 @@ class FiniteDifferences(Oracle):
             errs.append(e.reshape(shape))
             scls.append(s.reshape(shape))
             masks.append(m.reshape(shape))
+            required.append(lipschitz.reshape(shape))
         if joint:  # differentiable along no single axis test, yet not jointly: mask everything
             masks = [np.ones(m.shape, dtype=bool) for m in masks]
             reasons.insert(0, f"every entry: {joint}")
         result.grads, result.error, result.scale, result.nonsmooth = grads, errs, scls, masks
+        result.finite_required = required
         result.nonsmooth_reasons = reasons
         real_outputs = all(not i.dtype.startswith("complex") for i, d in zip(case.output_infos, case.output_differentiable) if d)
         if all(not np.iscomplexobj(p) for p in x0) and real_outputs and f0.size * len(directions) <= 100_000:
@@ -135,7 +144,7 @@ class FiniteDifferences(Oracle):
 
 _REASON = {
     "kink": "non-smooth (one-sided slopes differ: a kink, tie or clamp edge)",
-    "jump": "non-smooth (the function jumps: floor/round/sign-like)",
+    "jump": "not Lipschitz (a jump like floor/sign, or an infinite slope like sqrt(|x|) at 0)",
     "no-convergence": "finite differences do not converge (non-smooth, or a derivative too small for any step to resolve)",
     "out-of-domain": "out of domain (the function is not finite within the step)",
 }
@@ -226,7 +235,7 @@ def _column(evaluate, x0, a, k, comp, h, f0, weights, v_flat, eps) -> dict:
     gap1 = float(np.sum(weights * np.abs((fp - f0) - (f0 - fm)) / h))
     gap2 = float(np.sum(weights * np.abs((fp2 - f0) - (f0 - fm2)) / (h / 2)))
     noise2 = float(np.sum(weights * 8 * eps * magnitude / (h / 2)))
-    if gap2 > 1.5 * gap1 + 4 * noise2:
+    if gap2 > NON_LIPSCHITZ_RATIO * gap1 + 4 * noise2:
         status = "jump"
     elif gap2 > KINK_RATIO * gap1 + 4 * noise2:
         status = "kink"
