@@ -21,6 +21,22 @@ from .strategies import COTANGENT_KINDS, LAYOUTS, DrawnArray, cotangent
 DEFAULT_EXAMPLES = 100
 CI_EXAMPLES = 50
 
+# Profiles for verify (also loadable by users: settings.load_profile("vjpcheck-ci")).
+settings.register_profile(
+    "vjpcheck-dev",
+    deadline=None,  # JAX compiles on first use of a shape
+    max_examples=DEFAULT_EXAMPLES,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+settings.register_profile(
+    "vjpcheck-ci",
+    deadline=None,
+    max_examples=CI_EXAMPLES,
+    derandomize=True,  # the same examples on every CI run: no flaky red builds
+    print_blob=True,  # the failure blob reproduces it with @reproduce_failure
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+
 
 @dataclass
 class Summary:
@@ -129,13 +145,15 @@ def verify(
         *arg_specs: one per argument: a :mod:`vjpcheck.strategies` strategy
             (``tensor(...)``, ``index(...)``), any Hypothesis strategy, or a constant.
         framework: ``"torch"``/``"jax"``; inferred from ``fn`` when omitted.
-        max_examples: default 100 (50 when the ``CI`` environment variable is set).
+        max_examples: default 100 (profile ``vjpcheck-dev``); 50, derandomized, when the
+            ``CI`` environment variable is set (profile ``vjpcheck-ci``).
         seed: fixes Hypothesis' seed (pytest's ``--hypothesis-seed`` is honoured too).
         order: 2 also checks the VJP of the VJP map.
         oracles: as in :func:`check_vjp`; forward mode is included by default.
         primal: AD of the custom rule's forward as an extra oracle (``"auto"``).
         cotangent_kinds, cotangent_layouts: what cotangents to draw.
-        hypothesis_settings: a ``hypothesis.settings`` to start from (deadline is always off).
+        hypothesis_settings: a ``hypothesis.settings`` to use instead of those profiles
+            (the deadline is always off).
         **check_options: passed to :func:`check_vjp` (``rtol``, ``atol``, …).
 
     Returns:
@@ -159,12 +177,14 @@ def verify(
         make_oracles(oracles, framework)  # validate now, not inside Hypothesis
     strategies = [s if isinstance(s, st.SearchStrategy) else st.just(s) for s in arg_specs]
     summary = Summary(function=function_name(fn), framework=framework)
-    base = hypothesis_settings or settings()
-    examples = max_examples or (CI_EXAMPLES if os.environ.get("CI") else base.max_examples if hypothesis_settings else DEFAULT_EXAMPLES)
+    if hypothesis_settings is not None:
+        base = hypothesis_settings
+    else:  # our profile, with the user's example database
+        base = settings(settings.get_profile("vjpcheck-ci" if os.environ.get("CI") else "vjpcheck-dev"), database=settings().database)
     run_settings = settings(
         base,
         deadline=None,
-        max_examples=examples,
+        max_examples=max_examples or base.max_examples,
         suppress_health_check=list(base.suppress_health_check) + [HealthCheck.too_slow, HealthCheck.data_too_large],
     )
 
