@@ -45,11 +45,9 @@ class Case:
     cotangents: list[Any]  # framework objects (caller's or generated), None for int outputs
     cotangent_infos: list[ArrayInfo | None]
     v: list[np.ndarray | None]  # canonical cotangent values
-    output_values: list = field(default_factory=list)  # forward values (None: integer outputs)
+    output_values: list = field(default_factory=list)  # forward values of every output
     output_scale: float = 0.0  # max |y| over the differentiable outputs
     seed: int = 0
-    caller_v: Any = None
-    notes: list[str] = field(default_factory=list)
 
     # ---- views used by oracles -------------------------------------------------------
     @property
@@ -95,11 +93,6 @@ class Case:
         with self.backend.precision(self.arg_infos):
             return flatten_outputs(self.fn(*args))
 
-    def describe_call(self) -> str:
-        parts = []
-        for i, (a, info) in enumerate(zip(self.args, self.arg_infos)):
-            parts.append(f"arg{i}: {info.describe()}" if info is not None else f"arg{i}: {type(a).__name__} {a!r}"[:80])
-        return f"{self.name}({', '.join(parts)})"
 
 
 def flatten_outputs(out: Any) -> list:
@@ -182,8 +175,8 @@ def build_case(
             )
     out_infos = [backend.info(o) for o in leaves]
     out_diff = [is_differentiable_dtype(i.dtype) for i in out_infos]
-    output_values = [backend.to_numpy(o) if d else None for o, d in zip(leaves, out_diff)]
-    output_scale = max((float(np.max(np.abs(y), initial=0.0)) for y in output_values if y is not None), default=0.0)
+    output_values = [backend.to_numpy(o) for o in leaves]
+    output_scale = max((float(np.max(np.abs(y), initial=0.0)) for y, d in zip(output_values, out_diff) if d), default=0.0)
     if not any(out_diff):
         raise ValueError(f"{name} has no floating-point or complex output to differentiate")
 
@@ -233,7 +226,6 @@ def build_case(
         output_values=output_values,
         output_scale=output_scale if np.isfinite(output_scale) else 0.0,
         seed=int(seed),
-        caller_v=v,
     )
 
 

@@ -57,15 +57,18 @@ TINY = {
 }
 
 
+def _involved_dtypes(case: Case) -> list[str]:
+    """The differentiated inputs' and outputs' dtypes."""
+    return list(case.dtypes) + [i.dtype for i, d in zip(case.output_infos, case.output_differentiable) if d]
+
+
 def case_atol(case: Case) -> float:
     """Underflow floor: 16 · tiny(dtype) · max(1, ‖v‖∞) for the least precise dtype."""
-    dtypes = list(case.dtypes) + [i.dtype for i, d in zip(case.output_infos, case.output_differentiable) if d]
-    return 16 * max(TINY.get(d, TINY["float32"]) for d in dtypes) * max(1.0, case.cotangent_scale)
+    return 16 * max(TINY.get(d, TINY["float32"]) for d in _involved_dtypes(case)) * max(1.0, case.cotangent_scale)
 
 
 def case_rtol(case: Case) -> float:
-    dtypes = list(case.dtypes) + [i.dtype for i, d in zip(case.output_infos, case.output_differentiable) if d]
-    return max(RTOL.get(d, RTOL["float32"]) for d in dtypes)
+    return max(RTOL.get(d, RTOL["float32"]) for d in _involved_dtypes(case))
 
 
 def compare_vectors(
@@ -84,6 +87,11 @@ def compare_vectors(
     maps = []
     compared = excluded = 0
     worst_ratio = 0.0
+    all_scales = (
+        np.concatenate([np.ravel(s) for s in reference.scale]) if use_ref else np.abs(np.concatenate([np.ravel(g) for g in expected.grads]))
+    )
+    biggest = max(float(np.max(all_scales)) if all_scales.size else 0.0, case.cotangent_scale * case.output_scale)
+    underflow = case_atol(case)
     for a, (ea, ga) in enumerate(zip(expected.grads, got.grads)):
         ea, ga = np.asarray(ea), np.asarray(ga)
         zero = np.zeros(ea.shape)
@@ -93,11 +101,7 @@ def compare_vectors(
         # FD's abs-contraction when it ran, never below the compared values themselves
         # (FD's estimate of S is noise where its step cannot resolve a tiny derivative)
         scale = np.maximum(reference.scale[a], own) if use_ref else own
-        all_scales = (
-            np.concatenate([np.ravel(s) for s in reference.scale]) if use_ref else np.abs(np.concatenate([np.ravel(g) for g in expected.grads]))
-        )
-        biggest = max(float(np.max(all_scales)) if all_scales.size else 0.0, case.cotangent_scale * case.output_scale)
-        tol = err + rtol * (scale + FLOOR * biggest) + atol + case_atol(case)
+        tol = err + rtol * (scale + FLOOR * biggest) + atol + underflow
         mask = np.zeros(ea.shape, dtype=bool)
         if not same_rule and reference is not None and reference.nonsmooth is not None:
             mask = reference.nonsmooth[a]
@@ -195,13 +199,14 @@ def compare_projection(
         and reference.finite_required is not None
         and any(not np.all(m) for m in reference.finite_required)
     )
+    underflow_per_unit = case_atol(case)
     for p in projection_oracle.projections:
         lhs = sum(real_inner(g, u) for g, u in zip(vector.grads, p.tangents))
         err = sum(float(np.sum(e * np.abs(u))) for e, u in zip(vector.error, p.tangents)) if vector.error is not None else 0.0
         scales = reference.scale if use_ref else [np.abs(g) for g in vector.grads]
         size = sum(abs_inner(s, u) for s, u in zip(scales, p.tangents))
         floor = FLOOR * biggest * sum(float(np.sum(np.abs(u))) for u in p.tangents)
-        underflow = case_atol(case) * (1 + sum(float(np.sum(np.abs(u))) for u in p.tangents))
+        underflow = underflow_per_unit * (1 + sum(float(np.sum(np.abs(u))) for u in p.tangents))
         tol = SAFETY * err + rtol * (size + p.scale + floor) + atol + underflow
         diff = abs(lhs - p.value)
         ratio = diff / tol if tol > 0 else (np.inf if diff > 0 else 0.0)

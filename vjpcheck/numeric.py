@@ -41,19 +41,6 @@ def is_complex_dtype(name: str) -> bool:
     return name in COMPLEX_DTYPES
 
 
-def wide_dtype(name: str) -> str:
-    """The float64/complex128 dtype in which references are computed."""
-    return "complex128" if is_complex_dtype(name) else "float64"
-
-
-def canonical(array, complex_: bool | None = None) -> np.ndarray:
-    """A float64 or complex128 copy of ``array`` (which must already be NumPy-like)."""
-    a = np.asarray(array)
-    if complex_ is None:
-        complex_ = np.iscomplexobj(a)
-    return np.array(a, dtype=np.complex128 if complex_ else np.float64, copy=True)
-
-
 def real_inner(a: np.ndarray, b: np.ndarray) -> float:
     """⟨a, b⟩ = Re Σ conj(a)·b, the inner product of C as R²."""
     return float(np.real(np.vdot(np.asarray(a).reshape(-1), np.asarray(b).reshape(-1))))

@@ -23,7 +23,6 @@ ERROR_FINDINGS = (
     "mutated-input",  # an input was modified by a forward/backward
     "mutated-cotangent",  # a backward wrote into its incoming gradient
 )
-STATUSES = ("pass", "mismatch", "error", "skipped")
 
 
 def array_to_json(a: np.ndarray | None) -> Any:

@@ -10,7 +10,6 @@ alarm of vjpcheck; the run reports both counts.
 
 from __future__ import annotations
 
-import re
 import time
 from collections import Counter
 from dataclasses import dataclass
@@ -156,6 +155,7 @@ def run_selfcheck(cases: int = 300, seed: int = 0, progress: Callable[[int, int]
     import torch
 
     from .api import check_vjp
+    from .verdict import reason_key
 
     entries = catalogue()
     rng = np.random.default_rng(seed)
@@ -181,7 +181,7 @@ def run_selfcheck(cases: int = 300, seed: int = 0, progress: Callable[[int, int]
         by_entry.setdefault(entry.name, Counter())[status] += 1
         if status == "skipped":
             for reason in verdict.reasons:
-                skip_reasons[re.sub(r"\d+", "N", reason.split(":")[0].split(",")[0])] += 1
+                skip_reasons[reason_key(reason)] += 1
         if status in ("mismatch", "error"):
             record = verdict.to_dict()
             record["selfcheck"] = {"entry": entry.name, "regime": regime, "dtype": dtype, "case_index": i}

@@ -130,7 +130,6 @@ class DrawnArray:
     layout: str = "contiguous"
     device: str = "cpu"
     expand_dim: int | None = None
-    integer: bool = False
 
     def __repr__(self) -> str:
         shape = ",".join(map(str, self.values.shape))
@@ -165,24 +164,9 @@ class DrawnArray:
         return torch.tensor(v, dtype=dtype, device=self.device)
 
     def _jax(self):
-        import jax
-        import jax.numpy as jnp
+        from .frameworks import backend_named
 
-        from .frameworks.jax_backend import x64
-
-        wide = self.dtype in ("float64", "complex128", "int64")
-        with x64() if wide else _null():
-            if self.dtype == "bfloat16":
-                return jnp.asarray(self.values, dtype=jnp.bfloat16)
-            return jax.device_put(np.asarray(self.values, dtype=self.dtype))
-
-
-class _null:
-    def __enter__(self):
-        return None
-
-    def __exit__(self, *exc):
-        return False
+        return backend_named("jax").from_numpy(self.values, self.dtype, self.device)
 
 
 def _round_to(values: np.ndarray, dtype: str) -> np.ndarray:
@@ -336,7 +320,7 @@ def _index(draw, dims, high, min_side, max_side, framework):
 
         reject()
     values = np.asarray(draw(st.lists(st.integers(0, max(size - 1, 0)), min_size=count, max_size=count)), dtype=np.int64)
-    drawn = DrawnArray(values=values.reshape(shape), dtype="int64", integer=True, device=draw(devices(None)))
+    drawn = DrawnArray(values=values.reshape(shape), dtype="int64", device=draw(devices(None)))
     return drawn if framework is None else drawn.to(framework)
 
 

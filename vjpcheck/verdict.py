@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
@@ -9,6 +10,11 @@ from typing import Any
 from .records import ERROR_FINDINGS, VALUE_FINDINGS, Comparison, Finding, OracleResult
 
 _PRECEDENCE = {"error": 3, "mismatch": 2, "skipped": 1, "pass": 0}
+
+
+def reason_key(reason: str) -> str:
+    """A skip reason without its specifics, for counting: "N of N input entries at …"."""
+    return re.sub(r"\d+", "N", reason.split(":")[0].split(",")[0])
 
 
 @dataclass

@@ -17,6 +17,7 @@ from .api import VJPMismatch, check_vjp
 from .case import flatten_outputs, function_name
 from .numeric import is_differentiable_dtype
 from .strategies import COTANGENT_KINDS, LAYOUTS, DrawnArray, cotangent
+from .verdict import reason_key
 
 DEFAULT_EXAMPLES = 100
 CI_EXAMPLES = 50
@@ -209,8 +210,7 @@ def verify(
         event(f"verdict: {status}")
         if status == "skipped":
             for reason in verdict.reasons[:1]:
-                key = reason.split(":")[0]
-                summary.skip_reasons[_normalise(key)] += 1
+                summary.skip_reasons[reason_key(reason)] += 1
         if status in ("mismatch", "error"):
             raise VJPMismatch(verdict)
 
@@ -235,12 +235,6 @@ def _shape_info(backend, leaf):
         name = leaf.dtype.name
         return ArrayInfo(shape=tuple(leaf.shape), dtype=name, device="cpu")
     return None
-
-
-def _normalise(reason: str) -> str:
-    import re
-
-    return re.sub(r"\d+", "N", reason)
 
 
 def _draw_cotangent(data, fn, args, framework, kinds, layouts):

@@ -6,7 +6,6 @@ import contextlib
 from typing import Any
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 from .base import ArrayInfo
@@ -96,11 +95,6 @@ class JaxBackend:
         """x64 on while 64-bit arrays are involved (locally; never the global setting)."""
         wide = any(i is not None and i.dtype in ("float64", "complex128", "int64", "uint64") for i in infos)
         return jax_context(wide)
-
-    def is_differentiable(self, obj: Any) -> bool:
-        if not isinstance(obj, jax.Array):
-            return False
-        return jnp.issubdtype(obj.dtype, jnp.inexact)
 
 
 def _jax_device(name: str):

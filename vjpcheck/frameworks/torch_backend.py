@@ -109,8 +109,6 @@ class TorchBackend:
     def precision(self, infos):
         return contextlib.nullcontext()
 
-    def is_differentiable(self, obj: Any) -> bool:
-        return isinstance(obj, torch.Tensor) and (obj.is_floating_point() or obj.is_complex())
 
 
 def make_tensor(

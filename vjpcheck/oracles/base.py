@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import time
 import traceback
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
 import numpy as np
 
 from ..case import Case
-from ..numeric import random_like
-from ..records import Finding, OracleResult
+from ..numeric import abs_inner, random_like, real_inner
+from ..records import Finding, OracleResult, Projection
 
 
 class OracleUnavailable(Exception):
@@ -33,7 +32,6 @@ class OracleContext:
     jacobian_max_rows: int = 1024
     projections: int = 2
     nonsmooth: list[np.ndarray] | None = None  # set by finite differences
-    extra: dict = field(default_factory=dict)
 
     def rng(self, salt: int) -> np.random.Generator:
         return np.random.default_rng([self.seed, salt])
@@ -138,7 +136,7 @@ class FreshInputs:
             if before is None:
                 continue
             after = backend.to_numpy(a)
-            if not _same(before, after):
+            if not same_values(before, after):
                 found.append(
                     Finding(
                         kind="mutated-input",
@@ -151,7 +149,7 @@ class FreshInputs:
             if c is None or before is None:
                 continue
             after = backend.to_numpy(c)
-            if not _same(before, after):
+            if not same_values(before, after):
                 found.append(
                     Finding(
                         kind="mutated-cotangent",
@@ -167,7 +165,8 @@ class FreshInputs:
         return found
 
 
-def _same(a: np.ndarray, b: np.ndarray) -> bool:
+def same_values(a: np.ndarray, b: np.ndarray) -> bool:
+    """Same shape and values (NaN equal to NaN): the snapshot test for mutations."""
     return a.shape == b.shape and np.array_equal(a, b, equal_nan=True)
 
 
@@ -253,9 +252,6 @@ def any_complex(case: Case) -> bool:
     )
 
 
-def as_list(x: Any) -> list:
-    return list(x) if isinstance(x, (tuple, list)) else [x]
-
 
 def require_jacobian_size(case: Case, ctx: OracleContext) -> None:
     """Explicit Jacobians cost one backward per output entry: refuse the too large and the empty."""
@@ -280,3 +276,14 @@ def draw_tangents(case: Case, ctx: OracleContext, projection: int) -> tuple[list
         tangents.append(t)
         used.append(case.backend.to_numpy(t))
     return tangents, used
+
+
+def projection(case: Case, used: list[np.ndarray], output_tangents) -> Projection:
+    """⟨v, J u⟩ (and Σ|v|·|J u|) from ``(output index, tangent array)`` pairs; outputs
+    that do not depend on the inputs are simply absent."""
+    value = scale = 0.0
+    for k, tangent in output_tangents:
+        t = case.backend.to_numpy(tangent)
+        value += real_inner(case.v[k], t)
+        scale += abs_inner(case.v[k], t)
+    return Projection(tangents=used, value=float(value), scale=float(scale))

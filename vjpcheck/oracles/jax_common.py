@@ -12,14 +12,6 @@ def precision(case: Case):
     return case.backend.precision(list(case.arg_infos) + list(case.output_infos))
 
 
-def wrt_function(case: Case, args: list, keep: list[int]):
-    """f(*primals) → tuple of the differentiable outputs, other arguments fixed."""
-
-    def f(*primals):
-        outs = case.call(case.substitute(args, primals))
-        return tuple(outs[k] for k in keep)
-
-    return f
 
 
 def kept_outputs(case: Case) -> list[int]:
@@ -29,20 +21,6 @@ def kept_outputs(case: Case) -> list[int]:
 def conj(x):
     return jnp.conj(x) if jnp.iscomplexobj(x) else x
 
-
-def call_jitted(fn, *args):
-    """``jax.jit(fn)(*args)``: one compilation per shape instead of one per primitive.
-
-    Functions that cannot be traced (Python control flow on values, side effects that
-    need concrete arrays) run eagerly instead; if they fail there too, that error, the
-    one a user would see, propagates.
-    """
-    import jax
-
-    try:
-        return jax.jit(fn)(*args)
-    except Exception:
-        return fn(*args)
 
 
 _COMPILED = None  # OrderedDict[key, (jitted, fn)], created on first use

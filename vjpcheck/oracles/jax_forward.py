@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import jax
 
-from ..numeric import abs_inner, real_inner
-from ..records import OracleResult, Projection
-from .base import FreshInputs, Oracle, OracleContext, OracleUnavailable, draw_tangents
+from ..records import OracleResult
+from .base import FreshInputs, Oracle, OracleContext, OracleUnavailable, draw_tangents, projection
 from .jax_common import kept_outputs, other_arrays, precision, run_compiled, stable_jit
 
 
@@ -45,7 +44,5 @@ class JaxForward(Oracle):
             for p in range(ctx.projections):
                 tangents, used = draw_tangents(case, ctx, p)
                 t_out = run_compiled(compiled, primals, others, tangents)
-                value = sum(real_inner(case.v[k], case.backend.to_numpy(t)) for k, t in zip(keep, t_out))
-                scale = sum(abs_inner(case.v[k], case.backend.to_numpy(t)) for k, t in zip(keep, t_out))
-                result.projections.append(Projection(tangents=used, value=float(value), scale=float(scale)))
+                result.projections.append(projection(case, used, zip(keep, t_out)))
             result.findings.extend(fresh.findings(self.name))

@@ -97,12 +97,8 @@ class PrimalAD(Oracle):
 
     @staticmethod
     def _require_differentiable_torch(case: Case) -> None:
-        from .torch_common import prepare
+        from .torch_common import forward
 
-        _, xs = prepare(case)
-        fresh = list(case.fresh_args())
-        for i, x in zip(case.wrt, xs):
-            fresh[i] = x
-        outs = case.call(fresh)
-        if not any(getattr(o, "requires_grad", False) for o, d in zip(outs, case.output_differentiable) if d):
+        _, _, ys, _ = forward(case)  # only outputs that require grad are kept
+        if not ys:
             raise OracleUnavailable("the primal's output does not depend on its inputs through autograd (NumPy or no_grad inside)")

@@ -6,7 +6,7 @@ import torch
 
 from ..records import OracleResult
 from .base import Oracle, OracleContext
-from .torch_common import canonical_grads, differentiable_pairs, prepare
+from .torch_common import canonical_grads, forward
 
 
 class TorchAutogradGrad(Oracle):
@@ -15,9 +15,7 @@ class TorchAutogradGrad(Oracle):
     rule = "torch-reverse"
 
     def compute(self, case, ctx: OracleContext, result: OracleResult) -> None:
-        fresh, xs = prepare(case)
-        outputs = case.call(fresh.args)
-        ys, vs = differentiable_pairs(case, outputs, fresh.cotangents)
+        fresh, xs, ys, vs = forward(case)
         grads = torch.autograd.grad(ys, xs, grad_outputs=vs, allow_unused=True) if ys else [None] * len(xs)
         result.grads = canonical_grads(case, grads, result)
         result.findings.extend(fresh.findings(self.name))

@@ -12,7 +12,7 @@ import torch
 
 from ..records import Finding, OracleResult
 from .base import Oracle, OracleContext
-from .torch_common import canonical_grads, differentiable_pairs, prepare
+from .torch_common import canonical_grads, forward
 
 
 class TorchBackward(Oracle):
@@ -21,9 +21,7 @@ class TorchBackward(Oracle):
     rule = "torch-reverse"
 
     def compute(self, case, ctx: OracleContext, result: OracleResult) -> None:
-        fresh, xs = prepare(case)
-        outputs = case.call(fresh.args)
-        ys, vs = differentiable_pairs(case, outputs, fresh.cotangents)
+        fresh, xs, ys, vs = forward(case)
         handles = _audit_custom_nodes(ys, result)
         try:
             if len(ys) == 1:

@@ -20,6 +20,14 @@ def prepare(case: Case) -> tuple[FreshInputs, list[torch.Tensor]]:
     return fresh, xs
 
 
+def forward(case: Case) -> tuple[FreshInputs, list[torch.Tensor], list, list]:
+    """Fresh leaves, one forward: (copies, differentiated leaves, outputs to pull back
+    through, their cotangents). The shared start of every reverse-mode torch oracle."""
+    fresh, xs = prepare(case)
+    ys, vs = differentiable_pairs(case, case.call(fresh.args), fresh.cotangents)
+    return fresh, xs, ys, vs
+
+
 def differentiable_pairs(case: Case, outputs: list, cotangents: list) -> tuple[list, list]:
     """(outputs, cotangents) for the differentiable outputs that depend on the inputs."""
     ys, vs = [], []

@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import torch.autograd.forward_ad as fwAD
 
-from ..numeric import abs_inner, real_inner
-from ..records import OracleResult, Projection
-from .base import FreshInputs, Oracle, OracleContext, draw_tangents
+from ..records import OracleResult
+from .base import FreshInputs, Oracle, OracleContext, draw_tangents, projection
 
 
 class TorchForward(Oracle):
@@ -42,15 +41,6 @@ class TorchForward(Oracle):
                             result.message = "expanded (stride-0) inputs made dense for forward mode"
                     args[i] = fwAD.make_dual(primal, t)
                 outputs = case.call(args)
-                value, scale = 0.0, 0.0
-                for y, v, diff in zip(outputs, case.v, case.output_differentiable):
-                    if not diff:
-                        continue
-                    t_out = fwAD.unpack_dual(y).tangent
-                    if t_out is None:
-                        continue
-                    t_np = case.backend.to_numpy(t_out)
-                    value += real_inner(v, t_np)
-                    scale += abs_inner(v, t_np)
-            result.projections.append(Projection(tangents=used, value=value, scale=scale))
+                tangent_outputs = [(k, fwAD.unpack_dual(y).tangent) for k, y in enumerate(outputs) if case.output_differentiable[k]]
+                result.projections.append(projection(case, used, [(k, t) for k, t in tangent_outputs if t is not None]))
             result.findings.extend(fresh.findings(self.name))
