@@ -64,3 +64,24 @@ def test_reproducer_for_local_function_includes_source():
     verdict = vjpcheck.check_vjp(local_fn, torch.ones(2, dtype=torch.float64))
     text = textwrap.dedent(verdict.reproducer)
     assert "def local_fn(x):" in text and "return torch.sin(x) * 2" in text
+
+
+def test_reproducer_keeps_every_option_that_shaped_the_verdict(tmp_path):
+    """Seen only by the primal oracle: the reproducer must ask for it again (and for atol,
+    and the size limits), or the pasted script would not show the mismatch."""
+    x = torch.linspace(-1, 1, 5, dtype=torch.float64)
+    options = dict(oracles=["torch.backward"], primal="auto", atol=1e-12, fd_max_coords=100, jacobian_max_rows=50)
+    verdict = vjpcheck.check_vjp(planted_torch.SinWrongScale.apply, x, **options)
+    assert verdict.status == "mismatch"
+    for text in ("primal='auto'", "atol=1e-12", "fd_max_coords=100", "jacobian_max_rows=50"):
+        assert text in verdict.reproducer
+    done = _run_script(tmp_path, verdict.reproducer)
+    assert done.returncode == 0, done.stderr
+    assert "MISMATCH" in done.stdout
+
+
+def test_reproducer_names_callables_it_cannot_write_out():
+    import jax.numpy as jnp
+
+    verdict = vjpcheck.check_vjp(torch.sin, torch.ones(2, dtype=torch.float64), twin=jnp.sin)
+    assert "twin=" in verdict.reproducer and "jax.numpy" in verdict.reproducer

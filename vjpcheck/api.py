@@ -16,6 +16,10 @@ from .reproducer import build_reproducer
 from .verdict import Verdict
 
 
+FD_MAX_COORDS = 4096  # default size limits of check_vjp
+JACOBIAN_MAX_ROWS = 1024
+
+
 class VJPMismatch(AssertionError):
     """Raised by :func:`assert_vjp`; ``.verdict`` holds the evidence."""
 
@@ -37,8 +41,8 @@ def check_vjp(
     seed: int = 0,
     rtol: float | None = None,
     atol: float = 0.0,
-    fd_max_coords: int = 4096,
-    jacobian_max_rows: int = 1024,
+    fd_max_coords: int = FD_MAX_COORDS,
+    jacobian_max_rows: int = JACOBIAN_MAX_ROWS,
 ) -> Verdict:
     """Check that every available way of computing vᵀJ for ``fn(*args)`` agrees.
 
@@ -100,14 +104,26 @@ def check_vjp(
     twin_case = None
     if twin is not None:
         twin_case = _twin_case(case, twin)
-    options = {"order": order} if order != 1 else {}
+    # every non-default option that shaped the verdict, so the reproducer shows it again
+    options: dict[str, Any] = {"order": order} if order != 1 else {}
     if oracles is not None:
         options["oracles"] = list(oracles)
     if rtol is not None:
         options["rtol"] = rtol
+    if atol:
+        options["atol"] = atol
+    if fd_max_coords != FD_MAX_COORDS:
+        options["fd_max_coords"] = fd_max_coords
+    if jacobian_max_rows != JACOBIAN_MAX_ROWS:
+        options["jacobian_max_rows"] = jacobian_max_rows
+    callables = {"twin": twin} if twin is not None else {}
+    if isinstance(primal, str):
+        options["primal"] = primal
+    elif primal is not None:
+        callables["primal"] = primal
     ctx = OracleContext(seed=seed, fd_max_coords=fd_max_coords, jacobian_max_rows=jacobian_max_rows)
     verdict = _check_case(case, oracle_objs, ctx, rtol, atol, twin_case=twin_case)
-    verdict.reproducer = build_reproducer(case, options)
+    verdict.reproducer = build_reproducer(case, options, callables)
     if order == 2:
         verdict.children.append(_second_order(case, names, seed, rtol, atol, fd_max_coords, jacobian_max_rows))
     verdict.seconds = time.perf_counter() - start

@@ -11,8 +11,12 @@ from typing import Any
 from .case import Case
 
 
-def function_reference(fn: Any) -> tuple[list[str], str]:
-    """(lines that define or import the function, the expression that names it)."""
+def function_reference(fn: Any, alias: str | None = None) -> tuple[list[str], str]:
+    """(lines that define or import the function, the expression that names it).
+
+    With ``alias``, imports bind that name (``from m import f as alias``), so two
+    functions of the same name (``torch.sin``, ``jnp.sin``) can share one script.
+    """
     owner = getattr(fn, "__self__", None)
     target, suffix = (owner, "." + getattr(fn, "__name__", "apply")) if isinstance(owner, type) else (fn, "")
     module = getattr(target, "__module__", None)
@@ -21,14 +25,16 @@ def function_reference(fn: Any) -> tuple[list[str], str]:
         mod = sys.modules.get(module)
         for name, value in (vars(mod).items() if mod is not None else ()):
             if value is target and not name.startswith("__"):
-                return [f"from {module} import {name}"], name + suffix
+                bound = alias or name
+                return [f"from {module} import {name}" + (f" as {alias}" if alias else "")], bound + suffix
     if module and qual and module != "__main__" and "<locals>" not in qual and "<lambda>" not in qual:
         try:
             obj = importlib.import_module(module)
             for part in qual.split("."):
                 obj = getattr(obj, part)
             top = qual.split(".")[0]
-            return [f"from {module} import {top}"], qual + suffix
+            bound = alias or top
+            return [f"from {module} import {top}" + (f" as {alias}" if alias else "")], bound + qual[len(top) :] + suffix
         except Exception:
             pass
     try:
@@ -54,8 +60,12 @@ def array_literal(case: Case, obj: Any, info) -> str:
     return f"jnp.asarray(np.array({literal}), dtype={info.dtype!r})"
 
 
-def build_reproducer(case: Case, options: dict) -> str:
-    """Script text: imports, the function, the exact arguments and cotangent, the check."""
+def build_reproducer(case: Case, options: dict, callables: dict | None = None) -> str:
+    """Script text: imports, the function, the exact arguments and cotangent, the check.
+
+    ``options`` are written as literals; ``callables`` (option name → function, e.g.
+    ``twin``) are imported or recovered like the function itself, under an alias.
+    """
     fn_lines, fn_expr = function_reference(case.fn)
     lines = [f"# vjpcheck reproducer for {case.name}", "import numpy as np", "import vjpcheck"]
     if case.framework == "torch":
@@ -79,6 +89,10 @@ def build_reproducer(case: Case, options: dict) -> str:
         cots.append(f"v{k}")
     v_expr = cots[0] if case.single_output else "(" + ", ".join(cots) + ("," if len(cots) == 1 else "") + ")"
     opts = "".join(f", {k}={v!r}" for k, v in options.items())
+    for name, value in (callables or {}).items():
+        extra_lines, expr = function_reference(value, alias=f"{name}_fn")
+        lines += extra_lines
+        opts += f", {name}={expr}"
     lines.append(
         f"verdict = vjpcheck.check_vjp({fn_expr}, {', '.join(arg_exprs)}, v={v_expr}, wrt={case.wrt!r}, seed={case.seed}{opts})"
     )
