@@ -30,7 +30,7 @@ from __future__ import annotations
 import numpy as np
 
 from .case import Case
-from .numeric import abs_inner, format_index, real_inner
+from .numeric import TINY, abs_inner, format_index, real_inner
 from .records import Comparison, EntryError, Finding, OracleResult
 
 RTOL = {
@@ -44,17 +44,6 @@ RTOL = {
 SAFETY = 2.0
 FLOOR = 0.1
 WORST_ENTRIES = 5
-
-
-#: smallest normal numbers: below them values flush to zero or lose all precision
-TINY = {
-    "float64": 2.2250738585072014e-308,
-    "complex128": 2.2250738585072014e-308,
-    "float32": 1.1754943508222875e-38,
-    "complex64": 1.1754943508222875e-38,
-    "float16": 6.103515625e-05,
-    "bfloat16": 1.1754943508222875e-38,
-}
 
 
 def _involved_dtypes(case: Case) -> list[str]:

@@ -28,6 +28,21 @@ EPSILON = {
     "bfloat16": 2.0**-7,
 }
 
+#: smallest normal numbers: below them values flush to zero or lose all precision
+TINY = {
+    "float64": float(np.finfo(np.float64).tiny),
+    "complex128": float(np.finfo(np.float64).tiny),
+    "float32": float(np.finfo(np.float32).tiny),
+    "complex64": float(np.finfo(np.float32).tiny),
+    "float16": float(np.finfo(np.float16).tiny),
+    "bfloat16": float(np.finfo(np.float32).tiny),
+}
+
+
+def rounding_unit(dtype: str) -> tuple[float, float]:
+    """(ε, tiny) of ``dtype``: an evaluation of magnitude M is off by ≈ ε·M + tiny."""
+    return EPSILON.get(dtype, EPSILON["float32"]), TINY.get(dtype, TINY["float32"])
+
 FLOAT_DTYPES = ("float64", "float32", "float16", "bfloat16")
 COMPLEX_DTYPES = ("complex128", "complex64")
 

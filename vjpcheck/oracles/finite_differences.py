@@ -7,7 +7,8 @@ Method, per real coordinate (complex inputs: the real and the imaginary part sep
   elementwise and only then contracted with v, so small terms are not lost to cancellation
   against large ones), combined by Richardson extrapolation: ``R = (4·D(h/2) − D(h)) / 3``;
 * error estimate per entry: ``|D(h/2) − D(h)|`` (a bound for the error of D(h/2), which R
-  improves on) plus the rounding error ``16·ε·max|f| / h``;
+  improves on) plus the rounding error ``16·(ε·max|f| + tiny) / h`` (tiny: the smallest
+  normal number, so that values that underflow to zero are not taken as exact);
 * smoothness: one-sided slopes (f(x+h)−f(x))/h and (f(x)−f(x−h))/h must differ by O(h), so
   their gap must halve when h halves. At a kink (relu/abs at 0, ties of max/sort, clamp
   edges) the gap stays, at a jump (floor) it doubles. Coordinates whose estimates do not
@@ -22,7 +23,7 @@ import contextlib
 
 import numpy as np
 
-from ..numeric import EPSILON
+from ..numeric import rounding_unit
 from ..records import OracleResult
 from .base import Oracle, OracleContext, OracleUnavailable
 
@@ -43,7 +44,7 @@ class FiniteDifferences(Oracle):
         n_coords = sum(int(np.prod(i.shape, dtype=np.int64)) * (2 if i.dtype.startswith("complex") else 1) for i in case.wrt_infos)
         if n_coords > ctx.fd_max_coords:
             raise OracleUnavailable(f"{n_coords} input coordinates: above fd_max_coords={ctx.fd_max_coords}")
-        evaluate, eps, mode = _evaluator(case)
+        evaluate, unit, mode = _evaluator(case)
         if mode != "reference":
             result.message = mode
         v_flat = np.concatenate([v.reshape(-1) for v in case.v if v is not None]).astype(np.complex128)
@@ -83,7 +84,7 @@ class FiniteDifferences(Oracle):
             if 0 < base < MIN_SCALE:
                 steps.append(BASE_STEP * base)  # tiny |x|: a step that stays on its side of 0
             for h in steps:
-                col = _column(evaluate, x0, a, k, comp, h, f0, weights, v_flat, eps)
+                col = _column(evaluate, x0, a, k, comp, h, f0, weights, v_flat, unit)
                 if col["status"] in ("ok", "kink", "jump", "out-of-domain"):
                     break
             columns[d] = col["R"]
@@ -99,7 +100,7 @@ class FiniteDifferences(Oracle):
             if status[d] == "no-convergence" and errors[d] <= CONVERGENCE * max(scales[d], floor * 1e6):
                 status[d] = "ok"
 
-        joint = _joint_smoothness(evaluate, x0, directions, status, estimates, errors, scales, f0, weights, v_flat, eps, ctx)
+        joint = _joint_smoothness(evaluate, x0, directions, status, estimates, errors, scales, f0, weights, v_flat, unit, ctx)
 
         grads, errs, scls, masks, reasons, required = [], [], [], [], [], []
         d = 0
@@ -153,7 +154,7 @@ _REASON = {
 JOINT_DIRECTIONS = 2
 
 
-def _joint_smoothness(evaluate, x0, directions, status, estimates, errors, scales, f0, weights, v_flat, eps, ctx) -> str:
+def _joint_smoothness(evaluate, x0, directions, status, estimates, errors, scales, f0, weights, v_flat, unit, ctx) -> str:
     """Test differentiability along random joint directions d (smooth coordinates only).
 
     Partial derivatives can all exist where f is not differentiable: the median of equal
@@ -188,14 +189,15 @@ def _joint_smoothness(evaluate, x0, directions, status, estimates, errors, scale
         d2 = fp2 - fm2
         richardson = (4 * d2 - d1) / 3
         g = float(np.real(np.vdot(v_flat, richardson)))
-        err = float(np.sum(weights * (np.abs(d2 - d1) + 16 * eps * magnitude)))
+        rounding = unit[0] * magnitude + unit[1]  # an evaluation's error: ε·|f| + tiny
+        err = float(np.sum(weights * (np.abs(d2 - d1) + 16 * rounding)))
         scale = float(np.sum(weights * np.abs(richardson)))
         predicted = float(np.dot(coefficient, estimates))
         predicted_err = float(np.dot(np.abs(coefficient), errors))
         predicted_scale = float(np.dot(np.abs(coefficient), scales))
         gap1 = float(np.sum(weights * np.abs((fp - f0) - (f0 - fm))))
         gap2 = float(np.sum(weights * np.abs((fp2 - f0) - (f0 - fm2)))) / 0.5
-        noise = float(np.sum(weights * 8 * eps * magnitude)) / 0.5
+        noise = float(np.sum(weights * 8 * rounding)) / 0.5
         significant = 1e-9 * (scale + predicted_scale) + 4 * noise
         if gap2 > KINK_RATIO * gap1 + significant:
             return "not differentiable jointly (one-sided slopes differ along a random direction: ties across entries?)"
@@ -207,7 +209,7 @@ def _joint_smoothness(evaluate, x0, directions, status, estimates, errors, scale
     return ""
 
 
-def _column(evaluate, x0, a, k, comp, h, f0, weights, v_flat, eps) -> dict:
+def _column(evaluate, x0, a, k, comp, h, f0, weights, v_flat, unit) -> dict:
     """Richardson estimate, error bound and smoothness test for one coordinate."""
     xk = x0[a].reshape(-1)[k]
     part = xk.imag if comp else xk.real
@@ -227,14 +229,15 @@ def _column(evaluate, x0, a, k, comp, h, f0, weights, v_flat, eps) -> dict:
     d2 = (fp2 - fm2) / h
     richardson = (4 * d2 - d1) / 3
     magnitude = np.max(np.abs(stacked), axis=0)
-    rounding = 16 * eps * magnitude / h
+    evaluation_error = unit[0] * magnitude + unit[1]  # ε·|f| + tiny: underflow included
+    rounding = 16 * evaluation_error / h
     entry_err = np.abs(d2 - d1) + rounding
     g = float(np.real(np.vdot(v_flat, richardson)))
     err = float(np.sum(weights * entry_err))
     scale = float(np.sum(weights * np.abs(richardson)))
     gap1 = float(np.sum(weights * np.abs((fp - f0) - (f0 - fm)) / h))
     gap2 = float(np.sum(weights * np.abs((fp2 - f0) - (f0 - fm2)) / (h / 2)))
-    noise2 = float(np.sum(weights * 8 * eps * magnitude / (h / 2)))
+    noise2 = float(np.sum(weights * 8 * evaluation_error / (h / 2)))
     if gap2 > NON_LIPSCHITZ_RATIO * gap1 + 4 * noise2:
         status = "jump"
     elif gap2 > KINK_RATIO * gap1 + 4 * noise2:
@@ -296,21 +299,21 @@ def _evaluator(case):
         out = reference(case.primals)
         if out.size != sum(int(np.prod(i.shape, dtype=np.int64)) for i, d in zip(case.output_infos, diff) if d):
             raise ValueError("output size changed in float64")
-        return reference, EPSILON["float64"], "reference"
+        return reference, rounding_unit("float64"), "reference"
     except Exception as exc:  # fall back to the case's own precision
         reason = f"finite differences ran in the case's dtype: float64 evaluation failed ({type(exc).__name__}: {exc})"[:300]
 
     native_args = case.fresh_args()
     dtypes = [case.arg_infos[i].dtype for i in case.wrt]
     devices = [case.arg_infos[i].device for i in case.wrt]
-    eps = max(EPSILON.get(d, EPSILON["float32"]) for d in dtypes)
+    unit = max((rounding_unit(d) for d in dtypes), key=lambda u: u[0])  # the least precise
 
     def native(values):
         with (ctx_factory() if case.framework == "torch" else contextlib.nullcontext()):
             wrt = [backend.from_numpy(v, dt, dev) for v, dt, dev in zip(values, dtypes, devices)]
             return flat(case.call(case.substitute(native_args, wrt)))
 
-    return native, eps, reason
+    return native, unit, reason
 
 
 def _like_reference(backend, values: np.ndarray):
