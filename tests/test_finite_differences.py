@@ -73,3 +73,14 @@ def test_fd_underflow_is_not_taken_as_exact():
     x = torch.tensor([1.2108448424147786e-229], dtype=torch.float64)
     verdict = vjpcheck.check_vjp(planted_torch.XAbsXRight.apply, x, primal="auto")
     assert verdict.overall_status in ("pass", "skipped"), verdict.explain()
+
+
+def test_fd_never_returns_nan_for_a_subnormal_step():
+    """x = 2.8e-309: a step relative to |x| is subnormal; FD must abstain, not say NaN."""
+    import planted_torch
+
+    x = torch.tensor([2.797590e-309], dtype=torch.float64)
+    verdict = vjpcheck.check_vjp(planted_torch.XAbsXRight.apply, x, primal="auto")
+    fd = verdict.oracles[0]
+    assert np.all(np.isfinite(fd.grads[0])) and np.all(np.isfinite(fd.scale[0]))
+    assert verdict.overall_status in ("pass", "skipped"), verdict.explain()

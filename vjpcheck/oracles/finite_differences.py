@@ -214,6 +214,9 @@ def _column(evaluate, x0, a, k, comp, h, f0, weights, v_flat, unit) -> dict:
     xk = x0[a].reshape(-1)[k]
     part = xk.imag if comp else xk.real
     h = (part + h) - part  # exactly representable step
+    unresolved = {"status": "no-convergence", "R": np.zeros_like(f0), "g": 0.0, "err": 0.0, "scale": 0.0, "gaps": (0.0, 0.0, 0.0)}
+    if not h >= unit[1]:  # a subnormal (or zero) step: no difference quotient means anything
+        return unresolved
     values = {}
     for s in (1.0, -1.0, 0.5, -0.5):
         x = [np.array(p, copy=True) for p in x0]
@@ -228,6 +231,8 @@ def _column(evaluate, x0, a, k, comp, h, f0, weights, v_flat, unit) -> dict:
     d1 = (fp - fm) / (2 * h)
     d2 = (fp2 - fm2) / h
     richardson = (4 * d2 - d1) / 3
+    if not np.all(np.isfinite(richardson[live])):
+        return unresolved  # overflow in the quotient: FD cannot say anything here
     magnitude = np.max(np.abs(stacked), axis=0)
     evaluation_error = unit[0] * magnitude + unit[1]  # ε·|f| + tiny: underflow included
     rounding = 16 * evaluation_error / h
