@@ -265,6 +265,8 @@ def _tensor(draw, dims, dtype, domain, layouts, min_side, max_side, broadcast, t
         values = np.asarray(transform(values))
         if values.shape != shape:
             raise ValueError(f"transform changed the shape from {shape} to {values.shape}")
+        if expand_dim is not None and not np.array_equal(values, np.broadcast_to(np.take(values, [0], axis=expand_dim), shape)):
+            layout, expand_dim = "contiguous", None  # the transform broke the stride-0 pattern
     values = _round_to(values, dtype_name)
     drawn = DrawnArray(values=values, dtype=dtype_name, layout=layout, device=draw(devices(device)), expand_dim=expand_dim)
     return drawn if framework is None else drawn.to(framework)
