@@ -37,6 +37,7 @@ def check_vjp(
     order: int = 1,
     twin: Callable | None = None,
     primal: Callable | str | None = None,
+    reference: Callable | None = None,
     framework: str | None = None,
     seed: int = 0,
     rtol: float | None = None,
@@ -54,7 +55,8 @@ def check_vjp(
             layout is kept. Default: standard normal values drawn with ``seed``.
         wrt: indices of the arguments to differentiate.
         oracles: names from :data:`vjpcheck.ORACLE_NAMES`; default: finite differences
-            and every AD method of the function's framework.
+            and every AD method of the function's framework. With ``twin``, names of the
+            twin's framework choose its oracles (default: all of its AD methods).
         order: 2 also checks the VJP of the map ``(x, v) ↦ vᵀJ(x)`` (double backward).
         twin: the same function written in the other framework; its oracles join the
             comparison (inputs and cotangent converted, conventions reconciled).
@@ -62,6 +64,9 @@ def check_vjp(
             AD joins as the oracle ``<framework>.primal``. ``"auto"`` finds it for
             ``autograd.Function.apply`` and ``jax.custom_vjp``/``custom_jvp``; a callable
             gives the plain implementation to differentiate.
+        reference: a NumPy implementation of the same function (NumPy arrays in, arrays
+            out). Finite differences evaluate it in float64/complex128 instead of ``fn``,
+            and its forward values must match ``fn``'s.
         framework: ``"torch"`` or ``"jax"`` when it cannot be told from ``args``.
         seed: seeds the default cotangent and the forward-mode tangents.
         rtol, atol: override the dtype-derived relative tolerance / add an absolute one
@@ -94,8 +99,15 @@ def check_vjp(
             findings=[Finding(kind="forward-error", message=message.splitlines()[0], details={"traceback": message})],
             seconds=time.perf_counter() - start,
         )
+    if reference is not None and not callable(reference):
+        raise TypeError(f"reference must be a callable, got {type(reference).__name__}")
+    twin_framework = "jax" if case.framework == "torch" else "torch"
     names = list(oracles) if oracles is not None else default_oracles(case.framework)
+    twin_names = [n for n in names if twin is not None and n.startswith(twin_framework + ".")]
+    names = [n for n in names if n not in twin_names]
     oracle_objs = make_oracles(names, case.framework)  # validates names up front
+    if twin_names:
+        make_oracles(twin_names, twin_framework)
     primal_fn = _resolve_primal(fn, primal)
     if primal_fn is not None:
         from .oracles.primal import PrimalAD
@@ -117,12 +129,14 @@ def check_vjp(
     if jacobian_max_rows != JACOBIAN_MAX_ROWS:
         options["jacobian_max_rows"] = jacobian_max_rows
     callables = {"twin": twin} if twin is not None else {}
+    if reference is not None:
+        callables["reference"] = reference
     if isinstance(primal, str):
         options["primal"] = primal
     elif primal is not None:
         callables["primal"] = primal
-    ctx = OracleContext(seed=seed, fd_max_coords=fd_max_coords, jacobian_max_rows=jacobian_max_rows)
-    verdict = _check_case(case, oracle_objs, ctx, rtol, atol, twin_case=twin_case)
+    ctx = OracleContext(seed=seed, fd_max_coords=fd_max_coords, jacobian_max_rows=jacobian_max_rows, reference=reference)
+    verdict = _check_case(case, oracle_objs, ctx, rtol, atol, twin_case=twin_case, twin_oracles=twin_names or None)
     verdict.reproducer = build_reproducer(case, options, callables)
     if order == 2:
         verdict.children.append(_second_order(case, names, seed, rtol, atol, fd_max_coords, jacobian_max_rows))
@@ -141,7 +155,7 @@ def assert_vjp(fn: Callable, *args: Any, **options: Any) -> Verdict:
 # ---------------------------------------------------------------------------------------
 
 
-def _check_case(case: Case, oracle_objs, ctx: OracleContext, rtol, atol, twin_case: Case | None = None, label="first order") -> Verdict:
+def _check_case(case: Case, oracle_objs, ctx: OracleContext, rtol, atol, twin_case: Case | None = None, label="first order", twin_oracles=None) -> Verdict:
     results: list[OracleResult] = []
     findings: list[Finding] = []
     notes: list[str] = []
@@ -158,8 +172,10 @@ def _check_case(case: Case, oracle_objs, ctx: OracleContext, rtol, atol, twin_ca
         )
     runs = [(o, case) for o in oracle_objs]
     if twin_case is not None:
-        runs += [(o, twin_case) for o in make_oracles(_ad_oracles(twin_case.framework), twin_case.framework)]
-        findings += _compare_forward_values(case, twin_case)
+        runs += [(o, twin_case) for o in make_oracles(twin_oracles or _ad_oracles(twin_case.framework), twin_case.framework)]
+        findings += _compare_forward_values(case, twin_case.output_values, "twin")
+    if ctx.reference is not None:
+        findings += _compare_forward_values(case, _reference_outputs(case, ctx.reference), "reference")
     for oracle, c in runs:
         result = oracle.run(c, ctx)
         results.append(result)
@@ -280,21 +296,35 @@ def _twin_case(case: Case, twin: Callable) -> Case:
     return twin_case
 
 
-def _compare_forward_values(case: Case, twin_case: Case) -> list[Finding]:
-    """The twin must compute the same forward values (else its gradients cannot agree).
+def _reference_outputs(case: Case, reference: Callable) -> list[np.ndarray] | str:
+    """The NumPy reference's forward values on the case's arguments (a message if it raised)."""
+    args = [a if values is None else np.array(values, copy=True) for a, values in zip(case.args, case.arg_values)]
+    try:
+        with np.errstate(all="ignore"):
+            from .case import flatten_outputs
 
-    Both forwards already ran when the cases were built; their values are compared.
+            return [np.asarray(o) for o in flatten_outputs(reference(*args))]
+    except Exception as exc:  # the user's reference: a finding, not a crash
+        return f"the reference raised {type(exc).__name__}: {exc}"
+
+
+def _compare_forward_values(case: Case, other: list[np.ndarray] | str, who: str) -> list[Finding]:
+    """A twin or reference must compute the same forward values (else its gradients cannot agree).
+
+    The forwards already ran; their values are compared.
     """
     out = []
-    a, b = case.output_values, twin_case.output_values
+    if isinstance(other, str):
+        return [Finding(kind="oracle-error", oracle=f"{who}.forward", message=other)]
+    a, b = case.output_values, other
     if len(a) != len(b):
-        return [Finding(kind="mismatch", oracle="twin.forward", message=f"{len(a)} outputs vs the twin's {len(b)}")]
+        return [Finding(kind="mismatch", oracle=f"{who}.forward", message=f"{len(a)} outputs vs the {who}'s {len(b)}")]
     rtol = case_rtol(case)
     for k, (ya, yb) in enumerate(zip(a, b)):
         if ya.shape != yb.shape:
-            out.append(Finding(kind="mismatch", oracle="twin.forward", message=f"output {k}: shape {ya.shape} vs twin {yb.shape}"))
+            out.append(Finding(kind="mismatch", oracle=f"{who}.forward", message=f"output {k}: shape {ya.shape} vs {who} {yb.shape}"))
         elif not np.allclose(ya, yb, rtol=max(rtol, 1e-12) * 10, atol=max(rtol, 1e-12) * 10 * (np.max(np.abs(ya)) if ya.size else 0), equal_nan=True):
-            out.append(Finding(kind="mismatch", oracle="twin.forward", message=f"output {k}: forward values differ from the twin's (max diff {np.max(np.abs(ya - yb)):.3g})"))
+            out.append(Finding(kind="mismatch", oracle=f"{who}.forward", message=f"output {k}: forward values differ from the {who}'s (max diff {np.max(np.abs(ya - yb)):.3g})"))
     return out
 
 

@@ -15,8 +15,12 @@ def function_reference(fn: Any, alias: str | None = None) -> tuple[list[str], st
     """(lines that define or import the function, the expression that names it).
 
     With ``alias``, imports bind that name (``from m import f as alias``), so two
-    functions of the same name (``torch.sin``, ``jnp.sin``) can share one script.
+    functions of the same name (``torch.sin``, ``jnp.sin``) can share one script. A
+    function that carries ``__vjpcheck_recipe__`` (generated programs) gives its own.
     """
+    recipe = getattr(fn, "__vjpcheck_recipe__", None)  # (lines, expression) that rebuild fn
+    if recipe is not None:
+        return list(recipe[0]), recipe[1]
     owner = getattr(fn, "__self__", None)
     target, suffix = (owner, "." + getattr(fn, "__name__", "apply")) if isinstance(owner, type) else (fn, "")
     module = getattr(target, "__module__", None)

@@ -65,8 +65,13 @@ class Verdict:
         Finite differences are the independent referee when they ran: the suspects are the
         oracles that disagree with them (several AD oracles sharing one backward rule are
         not independent votes). Without them: the oracles that disagree with every oracle
-        they were compared with.
+        they were compared with. A twin or NumPy reference whose forward values differ from
+        the function's is the suspect itself (finite differences of a reference are then
+        no referee).
         """
+        forward = sorted({f.oracle for f in self.findings if f.oracle in ("reference.forward", "twin.forward")})
+        if forward:
+            return forward
         referee = "finite_differences"
         against_fd = [c for c in self.comparisons if referee in (c.expected, c.got)]
         if against_fd:

@@ -32,6 +32,7 @@ class OracleContext:
     jacobian_max_rows: int = 1024
     projections: int = 2
     nonsmooth: list[np.ndarray] | None = None  # set by finite differences
+    reference: object = None  # a NumPy implementation finite differences evaluate instead
 
     def rng(self, salt: int) -> np.random.Generator:
         return np.random.default_rng([self.seed, salt])

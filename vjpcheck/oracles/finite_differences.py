@@ -23,6 +23,7 @@ import contextlib
 
 import numpy as np
 
+from ..case import flatten_outputs
 from ..numeric import rounding_unit
 from ..records import OracleResult
 from .base import Oracle, OracleContext, OracleUnavailable
@@ -44,7 +45,7 @@ class FiniteDifferences(Oracle):
         n_coords = sum(int(np.prod(i.shape, dtype=np.int64)) * (2 if i.dtype.startswith("complex") else 1) for i in case.wrt_infos)
         if n_coords > ctx.fd_max_coords:
             raise OracleUnavailable(f"{n_coords} input coordinates: above fd_max_coords={ctx.fd_max_coords}")
-        evaluate, unit, mode = _evaluator(case)
+        evaluate, unit, mode = _evaluator(case) if ctx.reference is None else _numpy_evaluator(case, ctx.reference)
         if mode != "reference":
             result.message = mode
         v_flat = np.concatenate([v.reshape(-1) for v in case.v if v is not None]).astype(np.complex128)
@@ -319,6 +320,22 @@ def _evaluator(case):
             return flat(case.call(case.substitute(native_args, wrt)))
 
     return native, unit, reason
+
+
+def _numpy_evaluator(case, reference):
+    """Evaluate a NumPy implementation in float64/complex128 (the ``reference=`` option)."""
+    diff = case.output_differentiable
+    args = [None if info is None else np.asarray(values, dtype=np.complex128 if np.iscomplexobj(values) else np.float64) for values, info in zip(case.arg_values, case.arg_infos)]
+    args = [a if arr is None else arr for a, arr in zip(case.args, args)]
+
+    def evaluate(values):
+        with np.errstate(all="ignore"):
+            outputs = flatten_outputs(reference(*case.substitute(args, [np.array(v, copy=True) for v in values])))
+        if len(outputs) != len(diff):
+            raise ValueError(f"reference returned {len(outputs)} output(s), the function {len(diff)}")
+        return np.concatenate([np.asarray(o).reshape(-1) for o, d in zip(outputs, diff) if d]).astype(np.complex128)
+
+    return evaluate, rounding_unit("float64"), "reference"
 
 
 def _like_reference(backend, values: np.ndarray):
