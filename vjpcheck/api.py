@@ -319,11 +319,14 @@ def _compare_forward_values(case: Case, other: list[np.ndarray] | str, who: str)
     a, b = case.output_values, other
     if len(a) != len(b):
         return [Finding(kind="mismatch", oracle=f"{who}.forward", message=f"{len(a)} outputs vs the {who}'s {len(b)}")]
-    rtol = case_rtol(case)
+    tol = max(case_rtol(case), 1e-12) * 10
+    # absolute floor: the inputs' magnitude (an output that cancels to ~0, e.g. the variance
+    # of a constant, differs by rounding noise far below any real disagreement)
+    input_scale = max((float(np.max(np.abs(x), initial=0.0)) for x in case.primals), default=0.0)
     for k, (ya, yb) in enumerate(zip(a, b)):
         if ya.shape != yb.shape:
             out.append(Finding(kind="mismatch", oracle=f"{who}.forward", message=f"output {k}: shape {ya.shape} vs {who} {yb.shape}"))
-        elif not np.allclose(ya, yb, rtol=max(rtol, 1e-12) * 10, atol=max(rtol, 1e-12) * 10 * (np.max(np.abs(ya)) if ya.size else 0), equal_nan=True):
+        elif not np.allclose(ya, yb, rtol=tol, atol=tol * max(float(np.max(np.abs(ya), initial=0.0)), input_scale), equal_nan=True):
             out.append(Finding(kind="mismatch", oracle=f"{who}.forward", message=f"output {k}: forward values differ from the {who}'s (max diff {np.max(np.abs(ya - yb)):.3g})"))
     return out
 

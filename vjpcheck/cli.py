@@ -1,4 +1,5 @@
-"""Command line: ``vjpcheck selfcheck`` (the built-in check of the installed frameworks).
+"""Command line: ``vjpcheck selfcheck`` and ``vjpcheck programs`` (built-in checks of the
+installed frameworks).
 
 Exit codes: 0 clean, 1 discrepancies found, 2 usage or configuration error.
 """
@@ -37,6 +38,25 @@ def build_parser() -> argparse.ArgumentParser:
     sc.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     sc.add_argument("--report", default=os.path.join("reports", "selfcheck.json"), help="JSON report path")
     sc.add_argument("--quiet", action="store_true", help="no progress display")
+    pr = sub.add_parser(
+        "programs",
+        help="random programs over the op registry: PyTorch vs JAX vs finite differences of NumPy",
+        description=(
+            "The op catalogue (each op alone over random shapes, values, layouts, dtypes) and/or "
+            "random composed programs; every case compares PyTorch, JAX and finite differences "
+            "of the NumPy float64 lowering. Known differences (known_differences.toml) are "
+            "listed but do not fail the run."
+        ),
+    )
+    pr.add_argument("--mode", choices=["catalogue", "composed", "all"], default="all", help="default: all")
+    pr.add_argument("--per-op", type=_positive_int, default=20, help="catalogue examples per op (default 20)")
+    pr.add_argument("--programs", type=_positive_int, default=500, help="composed programs (default 500)")
+    pr.add_argument("--max-ops", type=_positive_int, default=5, help="most ops per composed program (default 5)")
+    pr.add_argument("--ops", default=None, help="comma-separated op names (catalogue mode; default all)")
+    pr.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    pr.add_argument("--workers", type=_positive_int, default=1, help="worker processes (default 1)")
+    pr.add_argument("--report", default=os.path.join("reports", "programs.json"), help="JSON report path")
+    pr.add_argument("--quiet", action="store_true", help="no progress display")
     return parser
 
 
@@ -48,22 +68,88 @@ def main(argv: list[str] | None = None) -> int:
         return int(exc.code or 0)
     if args.command == "selfcheck":
         return _selfcheck(args)
+    if args.command == "programs":
+        return _programs(args)
     return 2  # pragma: no cover - argparse rejects unknown commands
 
 
-def _selfcheck(args) -> int:
+def _prepare(command: str, report: str) -> int:
+    """0 when PyTorch and JAX import and the report folder exists (created), else 2."""
     from .frameworks import available_backends
 
     missing = {"torch", "jax"} - set(available_backends())
     if missing:
-        print(f"vjpcheck selfcheck: needs PyTorch and JAX; not importable: {', '.join(sorted(missing))}", file=sys.stderr)
+        print(f"vjpcheck {command}: needs PyTorch and JAX; not importable: {', '.join(sorted(missing))}", file=sys.stderr)
         return 2
-    report_dir = os.path.dirname(os.path.abspath(args.report))
+    report_dir = os.path.dirname(os.path.abspath(report))
     try:
         os.makedirs(report_dir, exist_ok=True)
     except OSError as exc:
-        print(f"vjpcheck selfcheck: cannot create report folder {report_dir}: {exc}", file=sys.stderr)
+        print(f"vjpcheck {command}: cannot create report folder {report_dir}: {exc}", file=sys.stderr)
         return 2
+    return 0
+
+
+def _versions() -> dict:
+    import jax
+    import numpy
+    import torch
+
+    return {"torch": torch.__version__, "jax": jax.__version__, "numpy": numpy.__version__}
+
+
+def _programs(args) -> int:
+    from .programs import run as program_run
+
+    ops = [o.strip() for o in args.ops.split(",") if o.strip()] if args.ops else None
+    try:
+        chunks = []
+        if args.mode in ("catalogue", "all"):
+            chunks += program_run.plan("catalogue", args.per_op, args.seed, ops=ops)
+        if args.mode in ("composed", "all"):
+            chunks += program_run.plan("composed", args.programs, args.seed, max_ops=args.max_ops)
+    except ValueError as exc:
+        print(f"vjpcheck programs: {exc}", file=sys.stderr)
+        return 2
+    problem = _prepare("programs", args.report)
+    if problem:
+        return problem
+    summary = program_run.Summary()
+    started = time.perf_counter()
+    for k, result in enumerate(program_run.run(chunks, workers=args.workers), start=1):
+        summary.add(result)
+        if not args.quiet:
+            bad = len(summary.failures) + len(summary.generation_errors)
+            print(f"\r  {k}/{len(chunks)} chunks, {summary.total()} cases, {bad} unexplained, {time.perf_counter() - started:.0f}s", end="", file=sys.stderr, flush=True)
+    if not args.quiet:
+        print(file=sys.stderr)
+    summary.seconds = time.perf_counter() - started
+    report = {"command": "programs", "options": vars(args), "versions": _versions(), **summary.to_dict()}
+    with open(args.report, "w") as fh:
+        json.dump(report, fh, indent=1, default=str)
+    print(f"vjpcheck programs: {summary.total()} cases in {summary.seconds:.1f}s (torch {report['versions']['torch']}, jax {report['versions']['jax']})")
+    for mode in ("catalogue", "composed"):
+        n = summary.total(mode)
+        if n:
+            by = {s: summary.counts[(mode, s)] for s in ("pass", "skipped", "known", "unexplained")}
+            print(f"  {mode}: {n} cases — " + ", ".join(f"{k} {v}" for k, v in by.items()))
+    for (mode, reason), n in summary.skip_reasons.most_common(8):
+        print(f"  skipped {n}× ({mode}) — {reason}")
+    for entry in sorted({r["known"] for r in summary.known}):
+        print(f"  known difference: {entry} ({sum(r['known'] == entry for r in summary.known)}×)")
+    for failure in summary.failures[:20]:
+        print(f"  UNEXPLAINED {failure['program']} (suspects: {', '.join(failure.get('culprits', [])) or '?'})")
+        print("    " + failure["verdict"]["case"].get("source", "").replace("\n", "\n    "))
+    for error in summary.generation_errors[:5]:
+        print(f"  GENERATOR ERROR {error[:300]}")
+    print(f"report: {os.path.abspath(args.report)}")
+    return 0 if summary.clean else 1
+
+
+def _selfcheck(args) -> int:
+    problem = _prepare("selfcheck", args.report)
+    if problem:
+        return problem
     from .selfcheck import run_selfcheck
 
     started = time.perf_counter()
@@ -76,16 +162,12 @@ def _selfcheck(args) -> int:
             print(f"\r  {done}/{total} cases, {elapsed:.0f}s", end="" if done < total else "\n", file=sys.stderr, flush=True)
 
     result = run_selfcheck(args.cases, seed=args.seed, progress=progress)
-    import jax
-    import numpy
-    import torch
-
-    result["versions"] = {"torch": torch.__version__, "jax": jax.__version__, "numpy": numpy.__version__}
+    result["versions"] = _versions()
     with open(args.report, "w") as fh:
         json.dump(result, fh, indent=1, default=str)
 
     counts = result["counts"]
-    print(f"vjpcheck selfcheck: {args.cases} cases in {result['seconds']:.1f}s (torch {torch.__version__}, jax {jax.__version__})")
+    print(f"vjpcheck selfcheck: {args.cases} cases in {result['seconds']:.1f}s (torch {result['versions']['torch']}, jax {result['versions']['jax']})")
     print("  " + ", ".join(f"{k}: {counts.get(k, 0)}" for k in ("pass", "skipped", "mismatch", "error")))
     for reason, n in result["skip_reasons"].items():
         print(f"  skipped {n}× — {reason}")

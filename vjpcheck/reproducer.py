@@ -95,7 +95,7 @@ def build_reproducer(case: Case, options: dict, callables: dict | None = None) -
     opts = "".join(f", {k}={v!r}" for k, v in options.items())
     for name, value in (callables or {}).items():
         extra_lines, expr = function_reference(value, alias=f"{name}_fn")
-        lines += extra_lines
+        lines += [line for line in extra_lines if line not in lines]  # e.g. one shared program
         opts += f", {name}={expr}"
     lines.append(
         f"verdict = vjpcheck.check_vjp({fn_expr}, {', '.join(arg_exprs)}, v={v_expr}, wrt={case.wrt!r}, seed={case.seed}{opts})"

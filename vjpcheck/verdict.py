@@ -64,7 +64,8 @@ class Verdict:
 
         Finite differences are the independent referee when they ran: the suspects are the
         oracles that disagree with them (several AD oracles sharing one backward rule are
-        not independent votes). Without them: the oracles that disagree with every oracle
+        not independent votes), unless PyTorch and JAX oracles all agree with each other
+        and only with finite differences not: two independent frameworks outvote them. Without them: the oracles that disagree with every oracle
         they were compared with. A twin or NumPy reference whose forward values differ from
         the function's is the suspect itself (finite differences of a reference are then
         no referee).
@@ -75,7 +76,13 @@ class Verdict:
         referee = "finite_differences"
         against_fd = [c for c in self.comparisons if referee in (c.expected, c.got)]
         if against_fd:
-            return sorted({c.got if c.expected == referee else c.expected for c in against_fd if not c.passed})
+            blamed = {c.got if c.expected == referee else c.expected for c in against_fd if not c.passed}
+            others = [c for c in self.comparisons if referee not in (c.expected, c.got)]
+            frameworks = {name.split(".")[0] for name in blamed}
+            compared = {n for c in against_fd for n in (c.expected, c.got)} - {referee}
+            if blamed and blamed == compared and len(frameworks) > 1 and all(c.passed for c in others):
+                return [referee]  # PyTorch and JAX agree with each other: outvoted
+            return sorted(blamed)
         failed, total = Counter(), Counter()
         for c in self.comparisons:
             for name in (c.expected, c.got):

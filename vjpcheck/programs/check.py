@@ -1,0 +1,33 @@
+"""Check one drawn program: PyTorch vs JAX vs finite differences of the NumPy lowering."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+from ..api import check_vjp
+from ..verdict import Verdict
+from .generate import ProgramCase
+
+#: every program is checked by these: PyTorch's backward and forward mode, JAX's VJP, and
+#: finite differences of the NumPy float64 lowering (independent of both frameworks)
+PROGRAM_ORACLES = ("finite_differences", "torch.backward", "torch.forward", "jax.vjp")
+
+
+def check_program(case: ProgramCase, oracles: Sequence[str] = PROGRAM_ORACLES, seed: int = 0) -> Verdict:
+    """The verdict of :func:`vjpcheck.check_vjp` on the PyTorch lowering, with the JAX
+    lowering as its twin and the NumPy lowering as the finite-difference reference."""
+    program = case.program
+    args = [a.to("torch") for a in case.inputs]
+    verdict = check_vjp(
+        program.lower("torch"),
+        *args,
+        v=case.cotangent.to("torch"),
+        twin=program.lower("jax"),
+        reference=program.lower("numpy"),
+        oracles=list(oracles),
+        seed=seed,
+    )
+    verdict.function = program.name()
+    verdict.case["program"] = program.to_dict()
+    verdict.case["source"] = program.source()
+    return verdict

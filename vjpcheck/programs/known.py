@@ -1,0 +1,77 @@
+"""Known differences: a data file of framework bugs and convention differences."""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+from ..records import ERROR_FINDINGS
+from ..verdict import Verdict
+
+DEFAULT_FILE = Path(__file__).with_name("known_differences.toml")
+_FIELDS = {"id", "ops", "oracles", "dtypes", "kind", "reason", "link"}
+
+
+@dataclass(frozen=True)
+class KnownDifference:
+    id: str
+    ops: tuple[str, ...]
+    oracles: tuple[str, ...]
+    kind: str
+    reason: str
+    link: str = ""
+    dtypes: tuple[str, ...] = ()
+
+    def matches(self, ops: Sequence[str], dtypes: Sequence[str], suspects: Sequence[str]) -> bool:
+        if not set(self.ops) <= set(ops) or not suspects:
+            return False
+        if self.dtypes and not set(dtypes) & set(self.dtypes):
+            return False
+        return all(any(s == o or (o.endswith(".") and s.startswith(o)) for o in self.oracles) for s in suspects)
+
+
+def load(path: str | Path | None = None) -> list[KnownDifference]:
+    """Parse the known-differences file; bad entries raise ``ValueError`` naming the entry."""
+    path = Path(path) if path is not None else DEFAULT_FILE
+    with open(path, "rb") as f:
+        data = tomllib.load(f)
+    out = []
+    for k, entry in enumerate(data.get("difference", [])):
+        unknown = set(entry) - _FIELDS
+        missing = {"id", "ops", "oracles", "kind", "reason"} - set(entry)
+        if unknown or missing:
+            raise ValueError(f"{path}: entry {k} ({entry.get('id', '?')}): unknown keys {sorted(unknown)}, missing {sorted(missing)}")
+        if entry["kind"] not in ("bug", "convention"):
+            raise ValueError(f"{path}: entry {entry['id']}: kind must be 'bug' or 'convention', got {entry['kind']!r}")
+        out.append(
+            KnownDifference(
+                entry["id"], tuple(entry["ops"]), tuple(entry["oracles"]), entry["kind"], entry["reason"], entry.get("link", ""), tuple(entry.get("dtypes", ()))
+            )
+        )
+    return out
+
+
+def culprits(verdict: Verdict) -> set[str]:
+    """The oracles a failing verdict blames: value suspects and oracles that raised."""
+    out = set(verdict.suspects())
+    if not out:  # finite differences could not referee: every oracle in a failed comparison
+        out = {name for c in verdict.comparisons if not c.passed for name in (c.expected, c.got)}
+    out |= {f.oracle for f in verdict.all_findings() if f.kind in ERROR_FINDINGS and f.oracle}
+    for child in verdict.children:
+        if child.overall_status in ("mismatch", "error"):
+            out |= culprits(child)
+    return out
+
+
+def explain(verdict: Verdict, known: Sequence[KnownDifference]) -> KnownDifference | None:
+    """The known difference that accounts for a failing program verdict, if any."""
+    program = verdict.case.get("program", {})
+    ops = [n["op"] for n in program.get("nodes", [])]
+    dtypes = [s["dtype"] for s in program.get("inputs", [])]
+    suspects = sorted(culprits(verdict))
+    for entry in known:
+        if entry.matches(ops, dtypes, suspects):
+            return entry
+    return None
