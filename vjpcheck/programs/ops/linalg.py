@@ -94,8 +94,12 @@ def _slogdet(xp, a):
 
 
 def _qr(xp, a, part):
+    """The unique reduced QR with a positive diagonal of R (LAPACK leaves the signs to
+    its Householder choices, which differ between libraries at a zero pivot)."""
     q, r = xp.linalg.qr(a)
-    return q if part == "q" else r
+    s = xp.m.sign(xp.m.diagonal(r, 0, -2, -1))
+    s = xp.m.where(s == 0, 1.0, s)
+    return q * s[..., None, :] if part == "q" else r * s[..., :, None]
 
 
 def _qr_shape(shapes, attrs):
@@ -138,7 +142,7 @@ register(
     Op("det", "linalg", lowering(lambda xp, a: xp.linalg.det(a)), shape=_batch_and_drop(2), operands=_square_operands, domains=("nonsingular",), first=_square_first()),
     Op("slogdet", "linalg", lowering(_slogdet), shape=_batch_and_drop(2), operands=_square_operands, domains=("nonsingular",), first=_square_first(), doc="log |det A|"),
     Op("cholesky", "linalg", lowering(lambda xp, a: xp.linalg.cholesky(_hermitian(xp, a))), operands=_square_operands, domains=("spd",), complex_ok=True, first=_square_first(), doc="cholesky((A + Aᴴ)/2), lower factor"),
-    Op("qr", "linalg", lowering(_qr), shape=_qr_shape, operands=_tall_operands, attrs=lambda draw, s: {"part": draw(st.sampled_from(["q", "r"]))}, domains=("full_column_rank",), first=lambda: _square_first()().map(lambda s: s[:-2] + (s[-2] + 1, s[-1])), doc="reduced QR, m >= n; Q or R"),
+    Op("qr", "linalg", lowering(_qr), shape=_qr_shape, operands=_tall_operands, attrs=lambda draw, s: {"part": draw(st.sampled_from(["q", "r"]))}, domains=("full_column_rank",), first=lambda: _square_first()().map(lambda s: s[:-2] + (s[-2] + 1, s[-1])), doc="reduced QR with diag(R) > 0, m >= n; Q or R"),
     Op("eigvalsh", "linalg", lowering(lambda xp, a: xp.linalg.eigvalsh(_hermitian(xp, a))), shape=_batch_and_drop(1), operands=_square_operands, domains=("distinct_eigenvalues",), first=_square_first(), doc="eigenvalues of (A + Aᴴ)/2"),
     Op("eigh_vectors", "linalg", lowering(_eigh_vectors), operands=_square_operands, domains=("distinct_eigenvalues",), first=_square_first(), doc="|V|² of the eigenvectors of (A + Aᴴ)/2 (sign-invariant)"),
     Op("svdvals", "linalg", lowering(_svdvals), shape=lambda s, a: tuple(s[0][:-2]) + (min(s[0][-2:]),), operands=_matrix_operands, domains=("distinct_singular_values",), first=lambda: shape_strategy(2, 3, 1, 4)),
