@@ -311,6 +311,22 @@ def broadcast_partner(draw: Draw, shape: Shape) -> Shape:
     return tuple(draw(st.integers(1, 3)) if s == 1 else s for s in shape)
 
 
+def one_dim_apart(draw: Draw, shape: Shape, max_size: int) -> list[Shape]:
+    """``[shape, other]`` where ``other`` differs from ``shape`` in one random dim (cat, index_add)."""
+    if not shape:
+        raise NotApplicable("needs rank >= 1")
+    other = list(shape)
+    other[draw(st.integers(0, len(shape) - 1))] = draw(st.integers(0, max_size))
+    return [tuple(shape), tuple(other)]
+
+
+def dims_apart(a: Shape, b: Shape) -> list[int]:
+    """The dims ``d`` such that ``a`` and ``b`` agree everywhere except possibly at ``d``."""
+    if len(a) != len(b):
+        return []
+    return [d for d in range(len(a)) if all(x == y for k, (x, y) in enumerate(zip(a, b)) if k != d)]
+
+
 def reduce_dims(draw: Draw, shape: Shape, require_nonempty: bool = False):
     """``None`` (all dims) or a sorted tuple of distinct dims."""
     rank = len(shape)

@@ -10,7 +10,7 @@ import numpy as np
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from ..registry import NotApplicable, Op, lowering, register
+from ..registry import NotApplicable, Op, dims_apart, lowering, one_dim_apart, register
 
 
 def _indices(draw, shape, high):
@@ -58,17 +58,12 @@ def _select_shape(shapes, attrs):
 
 # ---- index_add / scatter_add -------------------------------------------------------------------------
 def _index_add_operands(draw, shape):
-    if not shape:
-        raise NotApplicable("needs rank >= 1")
-    src = list(shape)
-    d = draw(st.integers(0, len(shape) - 1))
-    src[d] = draw(st.integers(0, 5))
-    return [tuple(shape), tuple(src)]
+    return one_dim_apart(draw, shape, 5)
 
 
 def _index_add_attrs(draw, shapes):
     x, src = shapes
-    dims = [d for d in range(len(x)) if len(x) == len(src) and all(a == b for k, (a, b) in enumerate(zip(x, src)) if k != d)]
+    dims = dims_apart(x, src)
     if not dims:
         raise NotApplicable("index_add: source shape differs outside one dim")
     d = draw(st.sampled_from(dims))

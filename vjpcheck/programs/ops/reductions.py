@@ -77,6 +77,22 @@ def _var_attrs(draw, shapes):
     return attrs
 
 
+def _moment(name: str, smooth=None, kinks: str = "") -> Op:
+    """var / std over any dims, with ``ddof`` (torch's ``correction``)."""
+    return Op(
+        name,
+        "reduction",
+        lowering(
+            npjax=lambda xp, x, dims, keepdim, ddof: getattr(xp.m, name)(x, axis=axis_arg(dims), keepdims=keepdim, ddof=ddof),
+            torch=lambda xp, x, dims, keepdim, ddof: getattr(xp.m, name)(x, dim=_tdims(x, dims), keepdim=keepdim, correction=ddof),
+        ),
+        shape=_reduced,
+        attrs=_var_attrs,
+        smooth=smooth,
+        kinks=kinks,
+    )
+
+
 def _norm_attrs(draw, shapes):
     return {**_reduction_attrs()(draw, shapes), "ord": draw(st.sampled_from([2, 1]))}
 
@@ -102,22 +118,8 @@ register(
         kinks="ord 2: a zero vector; ord 1: any zero entry",
         complex_ok=True,
     ),
-    Op(
-        "var",
-        "reduction",
-        lowering(npjax=lambda xp, x, dims, keepdim, ddof: xp.m.var(x, axis=axis_arg(dims), keepdims=keepdim, ddof=ddof), torch=lambda xp, x, dims, keepdim, ddof: xp.m.var(x, dim=_tdims(x, dims), keepdim=keepdim, correction=ddof)),
-        shape=_reduced,
-        attrs=_var_attrs,
-    ),
-    Op(
-        "std",
-        "reduction",
-        lowering(npjax=lambda xp, x, dims, keepdim, ddof: xp.m.std(x, axis=axis_arg(dims), keepdims=keepdim, ddof=ddof), torch=lambda xp, x, dims, keepdim, ddof: xp.m.std(x, dim=_tdims(x, dims), keepdim=keepdim, correction=ddof)),
-        shape=_reduced,
-        attrs=_var_attrs,
-        smooth=_std_smooth,
-        kinks="zero variance",
-    ),
+    _moment("var"),
+    _moment("std", smooth=_std_smooth, kinks="zero variance"),
 )
 
 

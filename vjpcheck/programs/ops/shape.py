@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 from hypothesis import strategies as st
 
-from ..registry import MAX_RANK, NotApplicable, Op, lowering, register
+from ..registry import MAX_RANK, NotApplicable, Op, dims_apart, lowering, one_dim_apart, register
 
 
 def _need_rank(shape, lo):
@@ -92,16 +92,11 @@ def _roll_attrs(draw, shapes):
 
 # ---- cat / stack / split --------------------------------------------------------------------------
 def _cat_operands(draw, shape):
-    _need_rank(shape, 1)
-    d = draw(st.integers(0, len(shape) - 1))
-    other = list(shape)
-    other[d] = draw(st.integers(0, 3))
-    return [tuple(shape), tuple(other)]
+    return one_dim_apart(draw, shape, 3)
 
 
 def _cat_attrs(draw, shapes):
-    a, b = shapes
-    dims = [d for d in range(len(a)) if len(a) == len(b) and all(x == y for k, (x, y) in enumerate(zip(a, b)) if k != d)]
+    dims = dims_apart(*shapes)
     if not dims:
         raise NotApplicable("cat: shapes differ outside one dim")
     return {"dim": draw(st.sampled_from(dims))}
