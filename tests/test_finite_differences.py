@@ -84,3 +84,18 @@ def test_fd_never_returns_nan_for_a_subnormal_step():
     fd = verdict.oracles[0]
     assert np.all(np.isfinite(fd.grads[0])) and np.all(np.isfinite(fd.scale[0]))
     assert verdict.overall_status in ("pass", "skipped"), verdict.explain()
+
+
+def test_fd_error_covers_an_output_that_cancels():
+    """sum([-2.994, x, 2.994]) at x = 0: the output is ~0 but computed from terms of size 3;
+    rounding of ε·3 over the small step at x = 0 made a false alarm (10k-program run)."""
+    import torch
+
+    import vjpcheck
+
+    x = torch.tensor([-2.994, 0.0, 2.994], dtype=torch.float64)
+    verdict = vjpcheck.check_vjp(torch.sum, x, v=torch.tensor(0.1257302210933933, dtype=torch.float64), seed=202606090)
+    assert verdict.overall_status == "pass", verdict.explain()
+    # same forward, gradient off by 1e-7 relative: the wider error bound still sees it
+    sloppy = vjpcheck.check_vjp(lambda a: torch.sum(a) + 1e-7 * (a - a.detach()).sum(), x, oracles=["finite_differences", "torch.backward"])
+    assert sloppy.overall_status == "mismatch", sloppy.explain()

@@ -135,8 +135,10 @@ def _programs(args) -> int:
             print(f"  {mode}: {n} cases — " + ", ".join(f"{k} {v}" for k, v in by.items()))
     for (mode, reason), n in summary.skip_reasons.most_common(8):
         print(f"  skipped {n}× ({mode}) — {reason}")
-    for entry in sorted({r["known"] for r in summary.known}):
-        print(f"  known difference: {entry} ({sum(r['known'] == entry for r in summary.known)}×)")
+    from collections import Counter
+
+    for entry, n in sorted(Counter(i for r in summary.known for i in r["known"].split(",")).items()):
+        print(f"  known difference: {entry} ({n}×)")
     for failure in summary.failures[:20]:
         print(f"  UNEXPLAINED {failure['program']} (suspects: {', '.join(failure.get('culprits', [])) or '?'})")
         print("    " + failure["verdict"]["case"].get("source", "").replace("\n", "\n    "))

@@ -7,8 +7,9 @@ Method, per real coordinate (complex inputs: the real and the imaginary part sep
   elementwise and only then contracted with v, so small terms are not lost to cancellation
   against large ones), combined by Richardson extrapolation: ``R = (4·D(h/2) − D(h)) / 3``;
 * error estimate per entry: ``|D(h/2) − D(h)|`` (a bound for the error of D(h/2), which R
-  improves on) plus the rounding error ``16·(ε·max|f| + tiny) / h`` (tiny: the smallest
-  normal number, so that values that underflow to zero are not taken as exact);
+  improves on) plus the rounding error ``16·(ε·(max|f| + Σⱼ|∂f/∂xⱼ|·|xⱼ|) + tiny) / h``
+  (the sum covers outputs that cancel, tiny: the smallest normal number, so that values
+  that underflow to zero are not taken as exact);
 * smoothness: one-sided slopes (f(x+h)−f(x))/h and (f(x)−f(x−h))/h must differ by O(h), so
   their gap must halve when h halves. At a kink (relu/abs at 0, ties of max/sort, clamp
   edges) the gap stays, at a jump (floor) it doubles. Coordinates whose estimates do not
@@ -73,6 +74,7 @@ class FiniteDifferences(Oracle):
             return
 
         columns = [None] * len(directions)
+        used_steps = np.zeros(len(directions))
         estimates = np.zeros(len(directions))
         errors = np.zeros(len(directions))
         scales = np.zeros(len(directions))
@@ -89,9 +91,12 @@ class FiniteDifferences(Oracle):
                 if col["status"] in ("ok", "kink", "jump", "out-of-domain"):
                     break
             columns[d] = col["R"]
+            used_steps[d] = col.get("h", 0.0)
             estimates[d], errors[d], scales[d] = col["g"], col["err"], col["scale"]
             status[d] = col["status"]
             gaps.append(col["gaps"])
+
+        errors += _cancellation_error(columns, used_steps, x0, directions, weights, unit)
 
         # significance floor: tiny gaps far below every gradient entry are rounding, not kinks
         floor = 1e-12 * (scales.max() if scales.size else 0.0)
@@ -210,6 +215,22 @@ def _joint_smoothness(evaluate, x0, directions, status, estimates, errors, scale
     return ""
 
 
+def _cancellation_error(columns, steps, x0, directions, weights, unit) -> np.ndarray:
+    """Rounding that ε·|f| misses: an output that cancels (sum([-3, x, 3]) at x = 0) is
+    computed from intermediates as large as its inputs. The first-order bound for the
+    evaluation error of entry i is ε·Σⱼ |∂fᵢ/∂xⱼ|·|xⱼ|, with ∂f/∂x read off the columns;
+    each column's quotient divides it by its own step."""
+    sensitivity = np.zeros(columns[0].shape if columns else 0)
+    for column, (a, k, comp) in zip(columns, directions):
+        xk = x0[a].reshape(-1)[k]
+        sensitivity = sensitivity + np.abs(column) * abs(xk.imag if comp else xk.real)
+    noise = float(np.sum(weights * 16 * unit[0] * sensitivity))
+    out = np.zeros(len(columns))
+    usable = steps > 0
+    out[usable] = noise / steps[usable]
+    return out
+
+
 def _column(evaluate, x0, a, k, comp, h, f0, weights, v_flat, unit) -> dict:
     """Richardson estimate, error bound and smoothness test for one coordinate."""
     xk = x0[a].reshape(-1)[k]
@@ -252,7 +273,7 @@ def _column(evaluate, x0, a, k, comp, h, f0, weights, v_flat, unit) -> dict:
         status = "no-convergence"
     else:
         status = "ok"
-    return {"status": status, "R": richardson, "g": g, "err": err, "scale": scale, "gaps": (gap1, gap2, noise2)}
+    return {"status": status, "R": richardson, "g": g, "err": err, "scale": scale, "gaps": (gap1, gap2, noise2), "h": h}
 
 
 def _evaluator(case):

@@ -65,13 +65,21 @@ def culprits(verdict: Verdict) -> set[str]:
     return out
 
 
-def explain(verdict: Verdict, known: Sequence[KnownDifference]) -> KnownDifference | None:
-    """The known difference that accounts for a failing program verdict, if any."""
+def explain(verdict: Verdict, known: Sequence[KnownDifference]) -> list[KnownDifference]:
+    """The known differences that together account for a failing program verdict: every
+    culprit must be covered by an entry whose ops the program contains (a program can hit
+    two known bugs at once). Empty when the discrepancy is unexplained."""
     program = verdict.case.get("program", {})
     ops = [n["op"] for n in program.get("nodes", [])]
     dtypes = [s["dtype"] for s in program.get("inputs", [])]
     suspects = sorted(culprits(verdict))
-    for entry in known:
-        if entry.matches(ops, dtypes, suspects):
-            return entry
-    return None
+    if not suspects:
+        return []
+    used = []
+    for suspect in suspects:
+        entry = next((e for e in known if e.matches(ops, dtypes, [suspect])), None)
+        if entry is None:
+            return []
+        if entry not in used:
+            used.append(entry)
+    return used

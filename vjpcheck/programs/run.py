@@ -88,7 +88,7 @@ def run_chunk(chunk: Chunk, strategy=None) -> ChunkResult:
             _explore(strategy, chunk.examples - len(result.records), chunk.seed + attempt, result, state, known, chunk)
             if state["last"] is not None:
                 result.failures.append(state["last"])
-            elif not state["counting"]:
+            elif not state["counting"] or len(result.generation_errors) >= 3:
                 break
             attempt += 1
             if state.get("exhausted"):
@@ -130,8 +130,8 @@ def _explore(strategy, budget: int, seed: int, result: ChunkResult, state: dict,
         state["exhausted"] = True
     except Exception as exc:  # a registry or generator bug: reported, the run goes on
         result.generation_errors.append(f"{type(exc).__name__}: {exc}"[:2000])
-        state["counting"] = False
-    if state["counting"] and len(result.records) < budget:
+        state["generation_error"] = True
+    if state["counting"] and not state.get("generation_error") and len(result.records) < budget:
         state["exhausted"] = True  # Hypothesis ran out of distinct examples
 
 
@@ -151,9 +151,9 @@ def _record(verdict, chunk: Chunk, known) -> dict:
         reasons = list(verdict.reasons) + [r for c in verdict.children for r in c.reasons]
         record["reason"] = reason_key(reasons[0]) if reasons else "unknown"
     elif status in ("mismatch", "error"):
-        entry = known_differences.explain(verdict, known)
-        if entry is not None:
-            record.update(status="known", known=entry.id, source=verdict.case.get("source", ""))
+        entries = known_differences.explain(verdict, known)
+        if entries:
+            record.update(status="known", known=",".join(e.id for e in entries), source=verdict.case.get("source", ""))
         else:
             record["culprits"] = sorted(known_differences.culprits(verdict))
     return record

@@ -110,7 +110,7 @@ def _windows(x, kernel, stride):
     axes = tuple(range(2, 2 + spatial))
     w = np.lib.stride_tricks.sliding_window_view(x, (kernel,) * spatial, axis=axes)
     w = w[(slice(None), slice(None)) + (slice(None, None, stride),) * spatial]
-    return w.reshape(w.shape[: 2 + spatial] + (-1,))
+    return w.reshape(w.shape[: 2 + spatial] + (kernel**spatial,))  # explicit: -1 fails on empty
 
 
 def _pool_numpy(kind):
