@@ -250,3 +250,18 @@ def test_cli_programs_writes_a_report(tmp_path):
 def test_cli_programs_rejects_unknown_ops(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "vjpcheck", "programs", "--ops", "sin,nope", "--report", str(tmp_path / "r.json")], capture_output=True, text=True, timeout=300)
     assert proc.returncode == 2 and "nope" in proc.stderr
+
+
+def test_forward_check_tolerates_subnormal_differences():
+    """silu at the smallest normal float64: PyTorch and JAX differ by 1e-308 (subnormal
+    rounding), which is no disagreement (found by a 10k-program run)."""
+    import torch
+
+    import vjpcheck
+
+    prog = Program.from_dict({"inputs": [{"shape": [], "dtype": "float64"}], "nodes": [{"op": "silu", "args": [0], "attrs": {}}]})
+    verdict = vjpcheck.check_vjp(
+        prog.lower("torch"), torch.tensor(2.2250738585072014e-308, dtype=torch.float64), twin=prog.lower("jax"), reference=prog.lower("numpy"),
+        oracles=["finite_differences", "torch.backward", "jax.vjp"],
+    )
+    assert verdict.overall_status == "pass", verdict.explain()

@@ -8,6 +8,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from .case import Case, ForwardError, build_case, function_name
+from .numeric import rounding_unit
 from .compare import case_rtol, compare_projection, compare_vectors
 from .oracles import OracleContext, default_oracles, make_oracles
 from .oracles.base import same_values
@@ -323,10 +324,11 @@ def _compare_forward_values(case: Case, other: list[np.ndarray] | str, who: str)
     # absolute floor: the inputs' magnitude (an output that cancels to ~0, e.g. the variance
     # of a constant, differs by rounding noise far below any real disagreement)
     input_scale = max((float(np.max(np.abs(x), initial=0.0)) for x in case.primals), default=0.0)
+    underflow = 16 * max(rounding_unit(d)[1] for d in case.dtypes)  # subnormal results (silu(2e-308))
     for k, (ya, yb) in enumerate(zip(a, b)):
         if ya.shape != yb.shape:
             out.append(Finding(kind="mismatch", oracle=f"{who}.forward", message=f"output {k}: shape {ya.shape} vs {who} {yb.shape}"))
-        elif not np.allclose(ya, yb, rtol=tol, atol=tol * max(float(np.max(np.abs(ya), initial=0.0)), input_scale), equal_nan=True):
+        elif not np.allclose(ya, yb, rtol=tol, atol=tol * max(float(np.max(np.abs(ya), initial=0.0)), input_scale) + underflow, equal_nan=True):
             out.append(Finding(kind="mismatch", oracle=f"{who}.forward", message=f"output {k}: forward values differ from the {who}'s (max diff {np.max(np.abs(ya - yb)):.3g})"))
     return out
 

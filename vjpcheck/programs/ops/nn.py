@@ -34,8 +34,9 @@ def _need_last_dim(draw, shape):
 # ---- convolution ---------------------------------------------------------------------------------
 def _conv_operands(spatial: int):
     def operands(draw, shape):
-        if len(shape) != 2 + spatial or shape[1] == 0:
-            raise NotApplicable(f"conv{spatial}d needs (N, C, {'L' if spatial == 1 else 'H, W'}) input")
+        if len(shape) != 2 + spatial or shape[1] == 0 or min(shape[2:]) == 0:
+            # PyTorch rejects zero channels and empty spatial dims (by design, not a bug)
+            raise NotApplicable(f"conv{spatial}d needs (N, C, {'L' if spatial == 1 else 'H, W'}) input with C and spatial dims >= 1")
         kernel = tuple(draw(st.integers(1, 3)) for _ in range(spatial))
         return [tuple(shape), (draw(st.integers(1, 3)), shape[1]) + kernel]
 
@@ -87,8 +88,9 @@ def _conv_jax(xp, x, w, stride, padding):
 # ---- pooling ---------------------------------------------------------------------------------------
 def _pool_operands(spatial: int):
     def operands(draw, shape):
-        if len(shape) != 2 + spatial or min(shape[2:]) < 1:
-            raise NotApplicable(f"pool{spatial}d needs (N, C, spatial) input with nonempty spatial dims")
+        if len(shape) != 2 + spatial or min(shape[1:]) < 1:
+            # PyTorch rejects zero channels ("Expected 3D or 4D tensor"): by design, not a bug
+            raise NotApplicable(f"pool{spatial}d needs (N, C, spatial) input with C and spatial dims >= 1")
         return [tuple(shape)]
 
     return operands
