@@ -7,7 +7,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from .case import Case, ForwardError, build_case, function_name
+from .case import Case, ForwardError, build_case, flatten_outputs, function_name
 from .numeric import rounding_unit
 from .compare import case_rtol, compare_projection, compare_vectors
 from .oracles import OracleContext, default_oracles, make_oracles
@@ -302,8 +302,6 @@ def _reference_outputs(case: Case, reference: Callable) -> list[np.ndarray] | st
     args = [a if values is None else np.array(values, copy=True) for a, values in zip(case.args, case.arg_values)]
     try:
         with np.errstate(all="ignore"):
-            from .case import flatten_outputs
-
             return [np.asarray(o) for o in flatten_outputs(reference(*args))]
     except Exception as exc:  # the user's reference: a finding, not a crash
         return f"the reference raised {type(exc).__name__}: {exc}"
