@@ -59,11 +59,14 @@ def test_fd_falls_back_when_function_rejects_float64():
     assert any("case's dtype" in n for n in verdict.notes)
 
 
-def test_fd_too_large_is_reported_not_run():
+def test_fd_above_the_size_limit_switches_to_probe_mode():
     verdict = vjpcheck.check_vjp(torch.sin, torch.zeros(50, dtype=torch.float64), fd_max_coords=10)
     fd = verdict.oracles[0]
-    assert fd.status == "unavailable" and "fd_max_coords" in fd.message
-    assert verdict.status == "pass"
+    assert fd.status == "ok" and fd.probe and "fd_max_coords=10" in fd.message
+    assert fd.grads is None and len(fd.projections) == 3
+    assert verdict.status == "pass", verdict.explain()
+    full = vjpcheck.check_vjp(torch.sin, torch.zeros(50, dtype=torch.float64), fd_max_coords=10, mode="full")
+    assert full.oracles[0].grads is not None and not full.oracles[0].probe
 
 
 def test_fd_underflow_is_not_taken_as_exact():
@@ -99,3 +102,80 @@ def test_fd_error_covers_an_output_that_cancels():
     # same forward, gradient off by 1e-7 relative: the wider error bound still sees it
     sloppy = vjpcheck.check_vjp(lambda a: torch.sum(a) + 1e-7 * (a - a.detach()).sum(), x, oracles=["finite_differences", "torch.backward"])
     assert sloppy.overall_status == "mismatch", sloppy.explain()
+
+
+def _fd(fn, *args, **options):
+    verdict = vjpcheck.check_vjp(fn, *args, oracles=["finite_differences"], **options)
+    return verdict.oracles[0]
+
+
+BATCHABLE = [
+    ("cumsum", lambda x: torch.cumsum(torch.sin(x) * x, 0), (torch.linspace(-2, 2, 7, dtype=torch.float64),)),
+    ("matmul_tuple", lambda a, b: (a @ b, torch.tanh(a).sum()), (torch.randn(3, 4, dtype=torch.float64), torch.randn(4, 2, dtype=torch.float64))),
+    ("complex", lambda z: torch.exp(z) * z.conj(), (torch.tensor([1 + 2j, -0.5 + 0.3j], dtype=torch.complex128),)),
+    ("relu_kink", torch.relu, (torch.tensor([-1.0, 0.0, 2.0], dtype=torch.float64),)),
+]
+
+
+@pytest.mark.parametrize("name,fn,args", BATCHABLE, ids=[b[0] for b in BATCHABLE])
+def test_batched_fd_equals_point_by_point(name, fn, args, monkeypatch):
+    """Stacking the 4n points in one vmapped call changes nothing but the time."""
+    torch.manual_seed(0)
+    batched = _fd(fn, *args)
+    assert batched.evaluations <= 5  # f0, one batch, its validation, the joint test
+    from vjpcheck.oracles import fd_evaluate
+
+    real_build = fd_evaluate.build_evaluator
+    monkeypatch.setattr(
+        "vjpcheck.oracles.finite_differences.build_evaluator", lambda case, ref, batch=True: real_build(case, ref, batch=False)
+    )
+    looped = _fd(fn, *args)
+    assert looped.evaluations > 4 * sum(a.numel() for a in args)
+    # same estimates up to rounding (a batched matmul may sum in another order): within
+    # the error each one states for itself
+    for b, l, eb, el in zip(batched.grads, looped.grads, batched.error, looped.error):
+        assert np.all(np.abs(b - l) <= eb + el + 1e-300)
+    for b, l in zip(batched.nonsmooth, looped.nonsmooth):
+        np.testing.assert_array_equal(b, l)
+
+
+class _Doubler(torch.autograd.Function):  # an old-style Function: no vmap rule
+    @staticmethod
+    def forward(ctx, x):
+        return x * 2
+
+    @staticmethod
+    def backward(ctx, g):
+        return g * 2
+
+
+def _branchy(x):  # data-dependent control flow
+    return x.sin() if float(x.sum()) > 0 else x.cos()
+
+
+def _in_place(x):  # writes into a buffer that is not batched
+    out = torch.zeros(x.shape, dtype=x.dtype)
+    out += x * x
+    return out
+
+
+@pytest.mark.parametrize("fn", [_Doubler.apply, _branchy, _in_place], ids=["autograd_function", "branchy", "in_place"])
+def test_unbatchable_functions_fall_back_to_a_loop(fn):
+    x = torch.tensor([0.3, -0.2, 0.9], dtype=torch.float64)
+    verdict = vjpcheck.check_vjp(fn, x)
+    assert verdict.status == "pass", verdict.explain()
+    fd = verdict.oracles[0]
+    assert "point by point" in fd.message and fd.evaluations > 12
+
+
+def test_batched_values_are_validated_against_the_plain_call():
+    """A function whose batched path silently differs is caught and evaluated point by point."""
+    from vjpcheck.case import build_case
+    from vjpcheck.oracles.fd_evaluate import build_evaluator
+
+    case = build_case(torch.sin, (torch.tensor([0.1, 0.2], dtype=torch.float64),))
+    evaluator = build_evaluator(case)
+    evaluator._batch = lambda stacked: np.sin(stacked[0]) + 1.0  # wrong batched path
+    out = evaluator.many([np.array([[0.1, 0.2], [0.3, 0.4]])], np.sin(np.array([0.1, 0.2])))
+    np.testing.assert_allclose(out, np.sin([[0.1, 0.2], [0.3, 0.4]]))
+    assert not evaluator.batched and "differ" in evaluator.fallback

@@ -45,6 +45,8 @@ def check_vjp(
     atol: float = 0.0,
     fd_max_coords: int = FD_MAX_COORDS,
     jacobian_max_rows: int = JACOBIAN_MAX_ROWS,
+    mode: str = "auto",
+    probes: int = 3,
 ) -> Verdict:
     """Check that every available way of computing vᵀJ for ``fn(*args)`` agrees.
 
@@ -72,8 +74,14 @@ def check_vjp(
         seed: seeds the default cotangent and the forward-mode tangents.
         rtol, atol: override the dtype-derived relative tolerance / add an absolute one
             (see ``vjpcheck.compare``).
-        fd_max_coords: largest input size (real coordinates) for finite differences.
+        fd_max_coords: largest input size (real coordinates) for full finite differences;
+            above it ``mode="auto"`` switches them to probe mode.
         jacobian_max_rows: largest output size for the explicit-Jacobian oracles.
+        mode: ``"full"`` (one finite-difference column per input coordinate: localises
+            wrong entries), ``"probe"`` (``probes`` random directions u: ⟨v, J u⟩ against
+            ⟨vᵀJ, u⟩, cost independent of the input size; the verdict states the miss
+            probability), or ``"auto"`` (full up to ``fd_max_coords``, probe above).
+        probes: random directions of probe mode.
 
     Returns:
         a :class:`Verdict`. Bad arguments raise ``TypeError``/``ValueError``; problems of
@@ -88,9 +96,14 @@ def check_vjp(
     for name, value in (("fd_max_coords", fd_max_coords), ("jacobian_max_rows", jacobian_max_rows)):
         if not isinstance(value, int) or value < 0:
             raise ValueError(f"{name} must be a non-negative int, got {value!r}")
+    if mode not in ("auto", "full", "probe"):
+        raise ValueError(f"mode must be 'auto', 'full' or 'probe', got {mode!r}")
+    if not isinstance(probes, int) or isinstance(probes, bool) or probes < 1:
+        raise ValueError(f"probes must be a positive int, got {probes!r}")
     start = time.perf_counter()
     try:
         case = build_case(fn, args, v=v, wrt=wrt, framework=framework, seed=seed)
+        case_seconds = time.perf_counter() - start
     except ForwardError as exc:
         message = str(exc)
         return Verdict(
@@ -103,7 +116,7 @@ def check_vjp(
     if reference is not None and not callable(reference):
         raise TypeError(f"reference must be a callable, got {type(reference).__name__}")
     twin_framework = "jax" if case.framework == "torch" else "torch"
-    names = list(oracles) if oracles is not None else default_oracles(case.framework)
+    names = list(oracles) if oracles is not None else default_oracles(case.framework, case.device)
     twin_names = [n for n in names if twin is not None and n.startswith(twin_framework + ".")]
     names = [n for n in names if n not in twin_names]
     oracle_objs = make_oracles(names, case.framework)  # validates names up front
@@ -129,6 +142,10 @@ def check_vjp(
         options["fd_max_coords"] = fd_max_coords
     if jacobian_max_rows != JACOBIAN_MAX_ROWS:
         options["jacobian_max_rows"] = jacobian_max_rows
+    if mode != "auto":
+        options["mode"] = mode
+    if probes != 3:
+        options["probes"] = probes
     callables = {"twin": twin} if twin is not None else {}
     if reference is not None:
         callables["reference"] = reference
@@ -136,11 +153,14 @@ def check_vjp(
         options["primal"] = primal
     elif primal is not None:
         callables["primal"] = primal
-    ctx = OracleContext(seed=seed, fd_max_coords=fd_max_coords, jacobian_max_rows=jacobian_max_rows, reference=reference)
+    sizes = {"fd_max_coords": fd_max_coords, "jacobian_max_rows": jacobian_max_rows, "mode": mode, "probes": probes}
+    ctx = OracleContext(seed=seed, reference=reference, **sizes)
     verdict = _check_case(case, oracle_objs, ctx, rtol, atol, twin_case=twin_case, twin_oracles=twin_names or None)
+    t = time.perf_counter()
     verdict.reproducer = build_reproducer(case, options, callables)
+    verdict.timings = {"case": case_seconds, **verdict.timings, "reproducer": time.perf_counter() - t}
     if order == 2:
-        verdict.children.append(_second_order(case, names, seed, rtol, atol, fd_max_coords, jacobian_max_rows))
+        verdict.children.append(_second_order(case, names, seed, rtol, atol, sizes))
     verdict.seconds = time.perf_counter() - start
     return verdict
 
@@ -184,6 +204,7 @@ def _check_case(case: Case, oracle_objs, ctx: OracleContext, rtol, atol, twin_ca
         findings.extend(_caller_unchanged(case, result.name))
         if result.message and result.ok:
             notes.append(f"{result.name}: {result.message}")
+    compare_start = time.perf_counter()
     reference = next((r for r in results if r.name == "finite_differences" and r.ok), None)
     rtol_used = case_rtol(case) if rtol is None else rtol
     vectors = [r for r in results if r.ok and r.grads is not None]
@@ -200,6 +221,10 @@ def _check_case(case: Case, oracle_objs, ctx: OracleContext, rtol, atol, twin_ca
             comparisons.append(comp)
             findings.extend(found)
     findings = _dedupe(findings)
+    probe = _probe_statement(results, comparisons)
+    timings = {r.name: r.seconds for r in results} | {"compare": time.perf_counter() - compare_start}
+    if probe:
+        notes.append(probe["statement"])
     if reference is not None and reference.nonsmooth is not None and any(np.any(m) for m in reference.nonsmooth):
         total = sum(int(np.size(m)) for m in reference.nonsmooth)
         bad = sum(int(np.sum(m)) for m in reference.nonsmooth)
@@ -225,10 +250,39 @@ def _check_case(case: Case, oracle_objs, ctx: OracleContext, rtol, atol, twin_ca
         findings=findings,
         reasons=reasons,
         notes=notes,
+        probe=probe,
+        timings=timings,
     )
 
 
-def _second_order(case: Case, names, seed, rtol, atol, fd_max_coords, jacobian_max_rows) -> Verdict:
+def _probe_statement(results: list[OracleResult], comparisons) -> dict:
+    """Probe mode's guarantee: per vector oracle, the error size that escapes every
+    random probe with probability at most 1e-6 (see ``vjpcheck.probability``)."""
+    from .probability import QUOTED_MISS, detectable_error
+
+    fd = next((r for r in results if r.name == "finite_differences" and r.ok and r.probe), None)
+    if fd is None:
+        return {}
+    per_oracle = {}
+    for r in results:
+        if not (r.ok and r.grads is not None):
+            continue
+        probes = [p for c in comparisons if c.kind == "projection" and c.expected == r.name for p in c.probes]
+        norm = float(np.sqrt(sum(float(np.sum(np.abs(g) ** 2)) for g in r.grads)))
+        size = detectable_error(probes)
+        per_oracle[r.name] = {"probes": len(probes), "error_norm": size, "relative": size / norm if norm > 0 else None, "norm": norm}
+    if not per_oracle:
+        return {}
+    name, worst = max(per_oracle.items(), key=lambda kv: kv[1]["error_norm"])
+    relative = f" ({worst['relative']:.2g} × ‖vᵀJ‖)" if worst["relative"] is not None else ""
+    statement = (
+        f"probe mode: an error Δ in {name}'s vᵀJ with ‖Δ‖ ≥ {worst['error_norm']:.3g}{relative} escapes all "
+        f"{worst['probes']} random probes with probability ≤ {QUOTED_MISS:g} (others: at least as likely caught)"
+    )
+    return {"miss_probability": QUOTED_MISS, "per_oracle": per_oracle, "statement": statement}
+
+
+def _second_order(case: Case, names, seed, rtol, atol, sizes: dict) -> Verdict:
     from .second_order import vjp_map
 
     fn2, args2, wrt2 = vjp_map(case)
@@ -251,7 +305,7 @@ def _second_order(case: Case, names, seed, rtol, atol, fd_max_coords, jacobian_m
             reasons=[str(exc)],
         )
     usable = [o for o in make_oracles(names, case.framework) if o.applies_to_order2]
-    ctx = OracleContext(seed=seed + 1, fd_max_coords=fd_max_coords, jacobian_max_rows=jacobian_max_rows)
+    ctx = OracleContext(seed=seed + 1, **sizes)
     return _check_case(case2, usable, ctx, rtol, atol, label="second order (VJP of the VJP map)")
 
 

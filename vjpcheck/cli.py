@@ -57,6 +57,21 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--workers", type=_positive_int, default=1, help="worker processes (default 1)")
     pr.add_argument("--report", default=os.path.join("reports", "programs.json"), help="JSON report path")
     pr.add_argument("--quiet", action="store_true", help="no progress display")
+    be = sub.add_parser(
+        "bench",
+        help="time vjpcheck against gradcheck, check_grads and a bare forward+backward",
+        description=(
+            "In one process, on the same function and inputs: vjpcheck (full and probe mode) vs "
+            "torch.autograd.gradcheck (slow and fast mode), jax.test_util.check_grads and a bare "
+            "forward+backward, at each size; ratios printed, then random-program throughput."
+        ),
+    )
+    be.add_argument("--sizes", default="4,64,1024,16384", help="comma-separated input sizes (default 4,64,1024,16384)")
+    be.add_argument("--repeat", type=_positive_int, default=5, help="timed runs per method (median; default 5)")
+    be.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
+    be.add_argument("--program-seconds", type=float, default=20.0, help="seconds of random programs per worker (0: skip; default 20)")
+    be.add_argument("--workers", type=_positive_int, default=2, help="worker processes for the programs (default 2)")
+    be.add_argument("--report", default=os.path.join("reports", "bench.json"), help="JSON report path")
     return parser
 
 
@@ -70,6 +85,8 @@ def main(argv: list[str] | None = None) -> int:
         return _selfcheck(args)
     if args.command == "programs":
         return _programs(args)
+    if args.command == "bench":
+        return _bench(args)
     return 2  # pragma: no cover - argparse rejects unknown commands
 
 
@@ -183,3 +200,31 @@ def _selfcheck(args) -> int:
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())
+
+
+def _bench(args) -> int:
+    try:
+        sizes = [int(t) for t in args.sizes.split(",") if t.strip()]
+        if not sizes or min(sizes) <= 0:
+            raise ValueError
+    except ValueError:
+        print(f"vjpcheck bench: --sizes must be positive integers separated by commas, got {args.sizes!r}", file=sys.stderr)
+        return 2
+    if args.program_seconds < 0:
+        print(f"vjpcheck bench: --program-seconds must be >= 0, got {args.program_seconds}", file=sys.stderr)
+        return 2
+    code = _prepare("bench", args.report)
+    if code:
+        return code
+    import torch
+
+    if args.device not in ("cpu", "cuda") and not args.device.startswith("cuda:"):
+        print(f"vjpcheck bench: --device must be cpu or cuda, got {args.device!r}", file=sys.stderr)
+        return 2
+    if args.device.startswith("cuda") and not torch.cuda.is_available():
+        print("vjpcheck bench: --device cuda, but PyTorch sees no CUDA device", file=sys.stderr)
+        return 2
+    from .bench import run_bench
+
+    run_bench(sizes, args.repeat, args.device, args.program_seconds, args.workers, args.report)
+    return 0

@@ -41,6 +41,8 @@ RTOL = {
     "float16": 2e-2,
     "bfloat16": 8e-2,
 }
+#: float32 on a GPU whose matrix units may round operands to TF32 (10-bit mantissa)
+RTOL_TF32 = 5e-3
 SAFETY = 2.0
 FLOOR = 0.1
 WORST_ENTRIES = 5
@@ -57,7 +59,30 @@ def case_atol(case: Case) -> float:
 
 
 def case_rtol(case: Case) -> float:
-    return max(RTOL.get(d, RTOL["float32"]) for d in _involved_dtypes(case))
+    """The least precise involved dtype's bound; float32 on CUDA gets TF32's when the
+    framework may use TF32 there (PyTorch: cuDNN's or matmul's allow_tf32; JAX: a
+    default matmul precision other than "highest"/"float32")."""
+    dtypes = _involved_dtypes(case)
+    rtol = max(RTOL.get(d, RTOL["float32"]) for d in dtypes)
+    if case.device.startswith("cuda") and any(d in ("float32", "complex64") for d in dtypes) and tf32_allowed(case.framework):
+        rtol = max(rtol, RTOL_TF32)
+    return rtol
+
+
+def tf32_allowed(framework: str) -> bool:
+    """Whether float32 matrix products/convolutions may run in TF32 on CUDA right now."""
+    if framework == "torch":
+        import torch
+
+        return bool(
+            torch.backends.cuda.matmul.allow_tf32
+            or torch.get_float32_matmul_precision() != "highest"
+            or torch.backends.cudnn.allow_tf32
+        )
+    import jax
+
+    precision = str(jax.config.jax_default_matmul_precision or "default").lower()
+    return not any(p in precision for p in ("highest", "float32"))
 
 
 def compare_vectors(
@@ -189,6 +214,7 @@ def compare_projection(
         and any(not np.all(m) for m in reference.finite_required)
     )
     underflow_per_unit = case_atol(case)
+    probes = []
     for p in projection_oracle.projections:
         lhs = sum(real_inner(g, u) for g, u in zip(vector.grads, p.tangents))
         err = sum(float(np.sum(e * np.abs(u))) for e, u in zip(vector.error, p.tangents)) if vector.error is not None else 0.0
@@ -196,7 +222,9 @@ def compare_projection(
         size = sum(abs_inner(s, u) for s, u in zip(scales, p.tangents))
         floor = FLOOR * biggest * sum(float(np.sum(np.abs(u))) for u in p.tangents)
         underflow = underflow_per_unit * (1 + sum(float(np.sum(np.abs(u))) for u in p.tangents))
-        tol = SAFETY * err + rtol * (size + p.scale + floor) + atol + underflow
+        tol = SAFETY * (err + p.error) + rtol * (size + p.scale + floor) + atol + underflow
+        complex_tangent = any(np.iscomplexobj(u) for u in p.tangents)
+        probes.append((float(tol), float(np.sqrt(0.5)) if complex_tangent else 1.0))
         diff = abs(lhs - p.value)
         ratio = diff / tol if tol > 0 else (np.inf if diff > 0 else 0.0)
         if not np.isfinite(lhs) or not np.isfinite(p.value):
@@ -217,6 +245,7 @@ def compare_projection(
         worst_ratio=worst_ratio,
         compared=len(projection_oracle.projections),
         message="" if passed else messages[0],
+        probes=probes,
     )
     findings = [] if passed else [Finding(kind="mismatch", oracle=projection_oracle.name, message=comparison.message)]
     return comparison, findings

@@ -55,6 +55,7 @@ class Projection:
     tangents: list[np.ndarray]
     value: float  # ⟨v, J u⟩
     scale: float  # Σ|v|·|J u|, for the rounding part of the tolerance
+    error: float = 0.0  # estimated absolute error of ``value`` (finite differences)
 
 
 @dataclass
@@ -83,6 +84,8 @@ class OracleResult:
     findings: list[Finding] = field(default_factory=list)
     message: str = ""  # error text / reason unavailable / notes
     seconds: float = 0.0
+    evaluations: int = 0  # function calls made (finite differences; a batch counts once)
+    probe: bool = False  # finite differences in probe mode: projections, no vᵀJ
 
     @property
     def ok(self) -> bool:
@@ -103,7 +106,7 @@ class OracleResult:
         if self.nonsmooth is not None:
             d["nonsmooth"] = [array_to_json(m) for m in self.nonsmooth]
         if self.projections:
-            d["projections"] = [{"value": p.value, "scale": p.scale} for p in self.projections]
+            d["projections"] = [{"value": p.value, "scale": p.scale, "error": p.error} for p in self.projections]
         if self.jacobian is not None:
             d["jacobian"] = array_to_json(self.jacobian)
         return d
@@ -150,6 +153,8 @@ class Comparison:
     worst: list[EntryError] = field(default_factory=list)
     error_maps: list[np.ndarray] | None = None  # |got - expected| / tolerance per arg
     message: str = ""
+    # projection comparisons: (tolerance, σ) per probe, σ = std of ⟨Δ, u⟩ per unit ‖Δ‖
+    probes: list[tuple[float, float]] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         return {
@@ -163,4 +168,5 @@ class Comparison:
             "worst": [w.to_dict() for w in self.worst],
             "error_maps": None if self.error_maps is None else [array_to_json(m) for m in self.error_maps],
             "message": self.message,
+            "probes": [list(p) for p in self.probes],
         }

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import base64
 import importlib
 import inspect
 import sys
 import textwrap
 from typing import Any
+
+import numpy as np
 
 from .case import Case
 
@@ -54,8 +57,22 @@ def function_reference(fn: Any, alias: str | None = None) -> tuple[list[str], st
     return lines, name + suffix
 
 
+#: arrays above this many entries are written as exact base64 bytes, not a list literal
+LITERAL_MAX = 256
+
+
+def values_literal(values: np.ndarray) -> str:
+    """Exact values as a Python expression: a list for small arrays, base64 bytes for
+    large ones (formatting 10⁴ floats as text costs more than the whole check)."""
+    if values.size <= LITERAL_MAX:
+        return repr(values.tolist())
+    little = values.astype(values.dtype.newbyteorder("<"), copy=False)
+    data = base64.b64encode(np.ascontiguousarray(little).tobytes()).decode("ascii")
+    return f'np.frombuffer(base64.b64decode("{data}"), dtype="{little.dtype.str}").reshape({values.shape!r})'
+
+
 def array_literal(case: Case, obj: Any, info) -> str:
-    literal = repr(case.backend.to_numpy(obj).tolist())
+    literal = values_literal(case.backend.to_numpy(obj))
     if case.framework == "torch":
         layout = ""
         if info.layout != "contiguous":
@@ -71,7 +88,7 @@ def build_reproducer(case: Case, options: dict, callables: dict | None = None) -
     ``twin``) are imported or recovered like the function itself, under an alias.
     """
     fn_lines, fn_expr = function_reference(case.fn)
-    lines = [f"# vjpcheck reproducer for {case.name}", "import numpy as np", "import vjpcheck"]
+    lines = [f"# vjpcheck reproducer for {case.name}", "import base64", "import numpy as np", "import vjpcheck"]
     if case.framework == "torch":
         lines += ["import torch", "from vjpcheck import make_tensor"]
     else:

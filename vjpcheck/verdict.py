@@ -39,6 +39,10 @@ class Verdict:
     reproducer: str = ""
     seconds: float = 0.0
     children: list["Verdict"] = field(default_factory=list)
+    # probe mode: per vector oracle, the error size missed with probability ≤ 1e-6
+    probe: dict = field(default_factory=dict)
+    # seconds per phase: "case" (set-up), each oracle by name, "compare", "reproducer"
+    timings: dict = field(default_factory=dict)
 
     # ---- status --------------------------------------------------------------------
     @property
@@ -167,4 +171,6 @@ class Verdict:
             "reproducer": self.reproducer,
             "seconds": round(self.seconds, 6),
             "children": [c.to_dict() for c in self.children],
+            "probe": self.probe,
+            "timings": {k: round(v, 6) for k, v in self.timings.items()},
         }

@@ -14,6 +14,7 @@ _REGISTRY = {
     "torch.func.vjp": ("torch_func_vjp", "TorchFuncVjp"),
     "torch.jacobian": ("torch_jacobian", "TorchJacobian"),
     "torch.forward": ("torch_forward", "TorchForward"),
+    "torch.cpu": ("torch_cpu", "TorchCpu"),
     "jax.vjp": ("jax_vjp", "JaxVjp"),
     "jax.jacobian": ("jax_jacobian", "JaxJacobian"),
     "jax.forward": ("jax_forward", "JaxForward"),
@@ -28,9 +29,17 @@ def _load(name: str) -> Oracle:
     return getattr(importlib.import_module(f"{__name__}.{module}"), cls)()
 
 
-def default_oracles(framework: str) -> list[str]:
-    """Finite differences first (it sets the smoothness mask), then every AD oracle."""
-    return ["finite_differences"] + [n for n in ORACLE_NAMES if n.startswith(framework + ".")]
+#: oracles that only apply to cases on an accelerator
+DEVICE_ORACLES = ("torch.cpu",)
+
+
+def default_oracles(framework: str, device: str = "cpu") -> list[str]:
+    """Finite differences first (it sets the smoothness mask), then every AD oracle, and
+    the CPU-vs-device comparison for cases on a GPU."""
+    names = [n for n in ORACLE_NAMES if n.startswith(framework + ".")]
+    if device == "cpu":
+        names = [n for n in names if n not in DEVICE_ORACLES]
+    return ["finite_differences"] + names
 
 
 def make_oracles(names, framework: str) -> list[Oracle]:

@@ -30,7 +30,10 @@ class OracleContext:
     seed: int = 0
     fd_max_coords: int = 4096
     jacobian_max_rows: int = 1024
-    projections: int = 2
+    projections: int = 2  # forward-mode tangents per forward oracle
+    mode: str = "auto"  # finite differences: "full", "probe", or "auto" (probe above fd_max_coords)
+    probes: int = 3  # random directions in probe mode
+    fd_batch: bool = True  # evaluate perturbed points as vmapped batches
     nonsmooth: list[np.ndarray] | None = None  # set by finite differences
     reference: object = None  # a NumPy implementation finite differences evaluate instead
 

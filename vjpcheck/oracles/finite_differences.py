@@ -16,18 +16,26 @@ Method, per real coordinate (complex inputs: the real and the imaginary part sep
   converge are retried with h/16 twice before they are called non-smooth. Non-smooth and
   out-of-domain coordinates are *masked*: no oracle is compared with another there, except
   oracles that share one derivative rule (which must agree even at kinks).
+
+All 4n perturbed points are evaluated as batches (``fd_evaluate``): one vmapped call per
+chunk instead of a Python loop per coordinate, and the statistics above are computed for
+all coordinates of a chunk at once.
+
+**Probe mode** (inputs above ``fd_max_coords`` real coordinates, or ``mode="probe"``):
+instead of one column per coordinate, the same Richardson estimate along a few random
+directions u gives ⟨v, J u⟩, compared with ⟨vᵀJ, u⟩ of every vector oracle. It cannot
+say which entry is wrong, but an error Δ in vᵀJ escapes all k probes only with
+probability Π erf(tolⱼ / (√2·σ·‖Δ‖)) (σ = 1 for real inputs, 1/√2 with complex ones),
+which the verdict states.
 """
 
 from __future__ import annotations
 
-import contextlib
-
 import numpy as np
 
-from ..case import flatten_outputs
-from ..numeric import rounding_unit
-from ..records import OracleResult
+from ..records import OracleResult, Projection
 from .base import Oracle, OracleContext, OracleUnavailable
+from .fd_evaluate import Evaluator, build_evaluator
 
 BASE_STEP = 2.0**-10
 MIN_SCALE = 1e-3
@@ -36,6 +44,13 @@ RETRY_FACTOR = 16.0
 KINK_RATIO = 0.6  # gap(h/2) / gap(h) is 0.5 for smooth functions, 1 at a kink, 2 at a jump
 NON_LIPSCHITZ_RATIO = 1.2  # above: the slope is unbounded (jump: 2, sqrt(|x|) at 0: √2)
 CONVERGENCE = 1e-3  # |D(h/2) − D(h)| above this fraction of the scale: not converged
+JACOBIAN_MAX_ENTRIES = 100_000  # the matricised Jacobian is kept for reports up to this size
+PROBE_SALT = 2000  # probe directions are drawn independently of forward mode's tangents
+
+OK, KINK, JUMP, NO_CONVERGENCE, OUT_OF_DOMAIN = range(5)
+_FINAL = (OK, KINK, JUMP, OUT_OF_DOMAIN)  # statuses that a smaller step would not change
+_NAMES = ("ok", "kink", "jump", "no-convergence", "out-of-domain")
+_SIGNS = (1.0, -1.0, 0.5, -0.5)
 
 
 class FiniteDifferences(Oracle):
@@ -44,109 +59,256 @@ class FiniteDifferences(Oracle):
 
     def compute(self, case, ctx: OracleContext, result: OracleResult) -> None:
         n_coords = sum(int(np.prod(i.shape, dtype=np.int64)) * (2 if i.dtype.startswith("complex") else 1) for i in case.wrt_infos)
-        if n_coords > ctx.fd_max_coords:
-            raise OracleUnavailable(f"{n_coords} input coordinates: above fd_max_coords={ctx.fd_max_coords}")
-        evaluate, unit, mode = _evaluator(case) if ctx.reference is None else _numpy_evaluator(case, ctx.reference)
-        if mode != "reference":
-            result.message = mode
-        v_flat = np.concatenate([v.reshape(-1) for v in case.v if v is not None]).astype(np.complex128)
-        weights = np.abs(v_flat)
-
+        probe = ctx.mode == "probe" or (ctx.mode == "auto" and n_coords > ctx.fd_max_coords)
+        evaluator = build_evaluator(case, ctx.reference, batch=ctx.fd_batch)
+        notes = [] if evaluator.mode == "reference" else [evaluator.mode]
         x0 = [np.array(p, copy=True) for p in case.primals]
-        f0 = evaluate(x0)
+        f0 = evaluator(x0)
+        v_flat = np.concatenate([v.reshape(-1) for v in case.v if v is not None] or [np.zeros(0)])
+        v_flat = v_flat.astype(np.complex128 if np.iscomplexobj(v_flat) or evaluator.out_dtype == np.complex128 else np.float64)
+        weights = np.abs(v_flat)
         if not np.all(np.isfinite(f0[weights > 0])):
             raise OracleUnavailable("the function value is not finite where the cotangent is nonzero")
+        problem = _Problem(evaluator, x0, f0, v_flat, weights)
+        if probe:
+            _probe(problem, case, ctx, result, n_coords)
+        else:
+            _full(problem, case, ctx, result)
+        if evaluator.fallback and (evaluator.calls > 2 or not evaluator.batched):
+            notes.append(evaluator.fallback)
+        result.message = "; ".join(n for n in notes + ([result.message] if result.message else []) if n)
+        result.evaluations = evaluator.calls
 
-        directions = []  # (arg, flat index, component: 0 real / 1 imaginary)
-        for a, p in enumerate(x0):
-            for k in range(p.size):
-                directions.append((a, k, 0))
-                if np.iscomplexobj(p):
-                    directions.append((a, k, 1))
 
-        if not directions:  # empty inputs: vᵀJ is empty, nothing to perturb
-            result.grads = [np.zeros(p.shape, dtype=p.dtype) for p in x0]
-            result.error = [np.zeros(p.shape) for p in x0]
-            result.scale = [np.zeros(p.shape) for p in x0]
-            result.nonsmooth = [np.zeros(p.shape, dtype=bool) for p in x0]
-            result.finite_required = [np.ones(p.shape, dtype=bool) for p in x0]
-            ctx.nonsmooth = result.nonsmooth
-            return
+class _Problem:
+    """The base point, its value and the cotangent: what every estimate is built on."""
 
-        columns = [None] * len(directions)
-        used_steps = np.zeros(len(directions))
-        estimates = np.zeros(len(directions))
-        errors = np.zeros(len(directions))
-        scales = np.zeros(len(directions))
-        status = [""] * len(directions)
-        gaps = []
-        for d, (a, k, comp) in enumerate(directions):
-            base = abs(x0[a].reshape(-1)[k])
-            h = BASE_STEP * max(base, MIN_SCALE)
-            steps = [h / RETRY_FACTOR**r for r in range(RETRIES + 1)]
-            if 0 < base < MIN_SCALE:
-                steps.append(BASE_STEP * base)  # tiny |x|: a step that stays on its side of 0
-            for h in steps:
-                col = _column(evaluate, x0, a, k, comp, h, f0, weights, v_flat, unit)
-                if col["status"] in ("ok", "kink", "jump", "out-of-domain"):
-                    break
-            columns[d] = col["R"]
-            used_steps[d] = col.get("h", 0.0)
-            estimates[d], errors[d], scales[d] = col["g"], col["err"], col["scale"]
-            status[d] = col["status"]
-            gaps.append(col["gaps"])
+    def __init__(self, evaluator: Evaluator, x0, f0, v_flat, weights):
+        self.evaluator, self.x0, self.f0 = evaluator, x0, f0
+        self.v_conj = np.conj(v_flat)
+        self.weights = weights
+        self.live = weights > 0
+        self.all_live = bool(np.all(self.live))
+        self.unit = evaluator.unit
+        self.weight_sum = float(weights.sum())
+        self.magnitude0 = np.abs(f0)
 
-        errors += _cancellation_error(columns, used_steps, x0, directions, weights, unit)
 
-        # significance floor: tiny gaps far below every gradient entry are rounding, not kinks
-        floor = 1e-12 * (scales.max() if scales.size else 0.0)
-        for d, (g1, g2, noise2) in enumerate(gaps):
-            if status[d] in ("kink", "jump") and g2 <= floor + noise2:
-                status[d] = "ok"
-            if status[d] == "no-convergence" and errors[d] <= CONVERGENCE * max(scales[d], floor * 1e6):
-                status[d] = "ok"
+def _stats(problem: _Problem, F: np.ndarray, h: np.ndarray) -> dict:
+    """Richardson estimates, error bounds and smoothness tests for c directions at once.
 
-        joint = _joint_smoothness(evaluate, x0, directions, status, estimates, errors, scales, f0, weights, v_flat, unit, ctx)
+    ``F`` holds the values at (+h, −h, +h/2, −h/2) along each direction: shape (4c, m),
+    in four blocks of c rows. Returns per-direction arrays, and ``T`` (c × m) with
+    ``T / (6h)`` the Richardson columns R = (4·D(h/2) − D(h)) / 3. Every contraction
+    with |v| is a matrix-vector product; about 16 elementwise passes over (c × m).
+    """
+    c = h.size
+    FP, FM, FP2, FM2 = F[:c], F[c : 2 * c], F[2 * c : 3 * c], F[3 * c :]
+    w, f0, eps, tiny = problem.weights, problem.f0, problem.unit[0], problem.unit[1]
+    with np.errstate(all="ignore"):
+        dF1 = FP - FM  # 2h·D(h)
+        dF2 = FP2 - FM2  # h·D(h/2)
+        T = dF2 * 8
+        T -= dF1  # 6h·R
+        absT = np.abs(T)
+        change_vec = dF2 * 2
+        change_vec -= dF1  # 2h·(D(h/2) − D(h))
+        change = (_abs(change_vec) @ w) / (2 * h)
+        twice_f0 = 2 * f0
+        S1 = FP + FM
+        S1 -= twice_f0  # second difference at h
+        S2 = FP2 + FM2
+        S2 -= twice_f0
+        s1 = _abs(S1) @ w
+        s2 = _abs(S2) @ w
+        # Σ|v|·max over the 5 values of |f|, bounded without a pass per value:
+        # |F± − f0| ≤ (|F+ − F−| + |F+ + F− − 2f0|) / 2
+        spread = (_abs(dF1) @ w + _abs(dF2) @ w + s1 + s2) / 2
+        magnitude = problem.magnitude0 @ w + spread
+        g = np.real(T @ problem.v_conj) / (6 * h)
+        scale = (absT @ w) / (6 * h)
+        evaluation_error = eps * magnitude + tiny * problem.weight_sum  # Σ|v|·(ε·|f| + tiny)
+        err = change + 16 * evaluation_error / h
+        gap1 = s1 / h
+        gap2 = s2 / (h / 2)
+        noise2 = 8 * evaluation_error / (h / 2)
+    if problem.all_live:  # a NaN/inf value anywhere makes the |v|-contraction non-finite
+        finite = np.isfinite(magnitude)
+    else:
+        finite = np.ones(c, dtype=bool)
+        for block in (FP, FM, FP2, FM2):
+            finite &= np.isfinite(block[:, problem.live]).all(axis=1)
+    resolved = np.isfinite(scale) & np.isfinite(g)  # overflow in the quotient
+    status = np.full(c, OK)
+    status[change > CONVERGENCE * scale + 4 * noise2] = NO_CONVERGENCE
+    status[gap2 > KINK_RATIO * gap1 + 4 * noise2] = KINK
+    status[gap2 > NON_LIPSCHITZ_RATIO * gap1 + 4 * noise2] = JUMP
+    status[~resolved] = NO_CONVERGENCE  # FD cannot say anything here
+    status[~finite] = OUT_OF_DOMAIN
+    bad = ~finite | ~resolved
+    if np.any(bad):
+        for arr in (g, scale, err, gap1, gap2, noise2):
+            arr[bad] = 0.0
+        T[bad] = 0.0
+        absT[bad] = 0.0
+    return {"status": status, "g": g, "scale": scale, "err": err, "gap1": gap1, "gap2": gap2, "noise2": noise2, "T": T, "absT": absT}
 
-        grads, errs, scls, masks, reasons, required = [], [], [], [], [], []
-        d = 0
-        for a, p in enumerate(x0):
-            shape, n = p.shape, p.size
-            is_c = np.iscomplexobj(p)
-            g = np.zeros(n, dtype=np.complex128 if is_c else np.float64)
-            e = np.zeros(n)
-            s = np.zeros(n)
-            m = np.zeros(n, dtype=bool)
-            lipschitz = np.ones(n, dtype=bool)
-            for k in range(n):
-                parts = [d] if not is_c else [d, d + 1]
-                for c, dd in enumerate(parts):
-                    g[k] += estimates[dd] * (1j if c == 1 else 1)
-                    e[k] += errors[dd]
-                    s[k] += scales[dd]
-                    if status[dd] not in ("ok", "kink"):
-                        lipschitz[k] = False
-                    if status[dd] != "ok":
-                        m[k] = True
-                        if len(reasons) < 8:
-                            idx = tuple(int(i) for i in np.unravel_index(k, shape)) if shape else ()
-                            reasons.append(f"arg{case.wrt[a]}{list(idx)}: {_REASON[status[dd]]}")
-                d += len(parts)
-            grads.append(g.reshape(shape))
-            errs.append(e.reshape(shape))
-            scls.append(s.reshape(shape))
-            masks.append(m.reshape(shape))
-            required.append(lipschitz.reshape(shape))
-        if joint:  # differentiable along no single axis test, yet not jointly: mask everything
-            masks = [np.ones(m.shape, dtype=bool) for m in masks]
-            reasons.insert(0, f"every entry: {joint}")
-        result.grads, result.error, result.scale, result.nonsmooth = grads, errs, scls, masks
-        result.finite_required = required
-        result.nonsmooth_reasons = reasons
-        real_outputs = all(not i.dtype.startswith("complex") for i, d in zip(case.output_infos, case.output_differentiable) if d)
-        if all(not np.iscomplexobj(p) for p in x0) and real_outputs and f0.size * len(directions) <= 100_000:
-            result.jacobian = np.stack([np.real(c) for c in columns], axis=1)  # m × n, rows: outputs
-        ctx.nonsmooth = masks
+
+def _abs(x: np.ndarray) -> np.ndarray:
+    """|x|, in place for real arrays (x is a scratch array)."""
+    return np.abs(x, out=x) if x.dtype.kind == "f" else np.abs(x)
+
+
+# ---- full mode: one column per coordinate -------------------------------------------
+
+
+def _full(problem: _Problem, case, ctx: OracleContext, result: OracleResult) -> None:
+    x0 = problem.x0
+    arg_of, index_of, comp_of = _directions(x0)
+    D, m = arg_of.size, problem.f0.size
+    if D == 0:  # empty inputs: vᵀJ is empty, nothing to perturb
+        result.grads = [np.zeros(p.shape, dtype=p.dtype) for p in x0]
+        result.error = [np.zeros(p.shape) for p in x0]
+        result.scale = [np.zeros(p.shape) for p in x0]
+        result.nonsmooth = [np.zeros(p.shape, dtype=bool) for p in x0]
+        result.finite_required = [np.ones(p.shape, dtype=bool) for p in x0]
+        ctx.nonsmooth = result.nonsmooth
+        return
+    flat = [p.reshape(-1) for p in x0]
+    part = np.array([flat[a][k].imag if c else flat[a][k].real for a, k, c in zip(arg_of, index_of, comp_of)], dtype=np.float64)
+    base = np.abs(part)
+    h0 = BASE_STEP * np.maximum(base, MIN_SCALE)
+    keep_columns = D * m <= JACOBIAN_MAX_ENTRIES
+    fields = ("g", "scale", "err", "gap1", "gap2", "noise2")
+    out = {f: np.zeros(D) for f in fields}
+    status = np.full(D, NO_CONVERGENCE)
+    used = np.zeros(D)
+    sensitivity = np.zeros(m)  # Σ_k |∂f/∂x_k|·|x_k| per output entry
+    columns = np.zeros((D, m), dtype=problem.f0.dtype) if keep_columns else None
+
+    pending = np.arange(D)
+    tiny_x = (base > 0) & (base < MIN_SCALE)
+    for attempt in range(RETRIES + 2):
+        if attempt <= RETRIES:
+            steps = h0[pending] / RETRY_FACTOR**attempt
+        else:  # tiny |x|: a step that stays on its side of 0
+            pending = pending[tiny_x[pending]]
+            steps = BASE_STEP * base[pending]
+        if pending.size == 0:
+            break
+        steps = (part[pending] + steps) - part[pending]  # exactly representable
+        usable = steps >= problem.unit[1]  # a subnormal (or zero) step means nothing
+        chunk = max(1, problem.evaluator.chunk(m) // 4)  # 4 points per coordinate
+        for lo in range(0, pending.size, chunk):
+            idx = pending[lo : lo + chunk]
+            hs = steps[lo : lo + idx.size]
+            ok_step = usable[lo : lo + idx.size]
+            st = _coordinate_chunk(problem, arg_of[idx[ok_step]], index_of[idx[ok_step]], comp_of[idx[ok_step]], hs[ok_step])
+            for f in fields:
+                out[f][idx] = 0.0
+                out[f][idx[ok_step]] = st[f]
+            status[idx] = NO_CONVERGENCE
+            status[idx[ok_step]] = st["status"]
+            used[idx] = np.where(ok_step, hs, 0.0)
+            # a coordinate's last attempt: h/256, or the tiny-|x| step where it gets one
+            final = np.isin(status[idx], _FINAL) | (attempt == RETRIES + 1) | ((attempt == RETRIES) & ~tiny_x[idx])
+            mine = final[ok_step]  # rows of st that are final
+            steps_mine = hs[ok_step][mine]
+            # |R|·|x_k| = |T|·|x_k| / (6h)
+            sensitivity += st["absT"][mine].T @ (base[idx[ok_step]][mine] / (6 * steps_mine))
+            if keep_columns:
+                columns[idx[final]] = 0.0
+                columns[idx[ok_step][mine]] = st["T"][mine] / (6 * steps_mine)[:, None]
+        pending = pending[~np.isin(status[pending], _FINAL)]
+
+    estimates, errors, scales = out["g"], out["err"], out["scale"]
+    # rounding that ε·|f| misses: outputs that cancel are computed from intermediates
+    # as large as their inputs (sum([-3, x, 3]) at x = 0); each column divides by its step
+    noise = float(np.sum(problem.weights * 16 * problem.unit[0] * sensitivity))
+    errors[used > 0] += noise / used[used > 0]
+
+    # significance floor: tiny gaps far below every gradient entry are rounding, not kinks
+    floor = 1e-12 * scales.max()
+    status[np.isin(status, (KINK, JUMP)) & (out["gap2"] <= floor + out["noise2"])] = OK
+    status[(status == NO_CONVERGENCE) & (errors <= CONVERGENCE * np.maximum(scales, floor * 1e6))] = OK
+
+    joint = _joint_smoothness(problem, arg_of, index_of, comp_of, status, estimates, errors, scales, ctx)
+    _assemble(result, case, problem, arg_of, index_of, comp_of, status, estimates, errors, scales, joint)
+    real = all(not np.iscomplexobj(p) for p in x0) and problem.f0.dtype != np.complex128
+    if keep_columns and real:
+        result.jacobian = np.ascontiguousarray(columns.T)  # m × n, rows: outputs
+    ctx.nonsmooth = result.nonsmooth
+
+
+def _directions(x0):
+    """(argument, flat index, component 0 real / 1 imaginary) of every real coordinate."""
+    arg_of, index_of, comp_of = [], [], []
+    for a, p in enumerate(x0):
+        n = p.size
+        if np.iscomplexobj(p):
+            arg_of.append(np.full(2 * n, a))
+            index_of.append(np.repeat(np.arange(n), 2))
+            comp_of.append(np.tile([0, 1], n))
+        else:
+            arg_of.append(np.full(n, a))
+            index_of.append(np.arange(n))
+            comp_of.append(np.zeros(n, dtype=int))
+    cat = lambda parts: np.concatenate(parts).astype(np.int64) if parts else np.zeros(0, np.int64)  # noqa: E731
+    return cat(arg_of), cat(index_of), cat(comp_of)
+
+
+def _coordinate_chunk(problem: _Problem, arg_of, index_of, comp_of, h) -> dict:
+    """Evaluate the 4 perturbed points of each coordinate (one batch) and their stats."""
+    c = h.size
+    if c == 0:
+        empty = np.zeros((0, problem.f0.size), dtype=problem.f0.dtype)
+        return {k: np.zeros(0) for k in ("g", "scale", "err", "gap1", "gap2", "noise2")} | {
+            "status": np.zeros(0, dtype=int),
+            "T": empty,
+            "absT": np.abs(empty),
+        }
+    stacked = []
+    rows = np.arange(4 * c)
+    deltas = np.concatenate([s * h for s in _SIGNS])
+    for a, p in enumerate(problem.x0):
+        block = np.repeat(p.reshape(1, -1), 4 * c, axis=0)
+        mine = np.tile(arg_of == a, 4)
+        if np.any(mine):
+            k = np.tile(index_of, 4)[mine]
+            step = deltas[mine] * np.where(np.tile(comp_of, 4)[mine] == 1, 1j, 1) if np.iscomplexobj(p) else deltas[mine]
+            block[rows[mine], k] += step
+        stacked.append(block.reshape((4 * c,) + p.shape))
+    F = problem.evaluator.many(stacked, problem.f0)
+    return _stats(problem, F, h)
+
+
+def _assemble(result, case, problem, arg_of, index_of, comp_of, status, estimates, errors, scales, joint) -> None:
+    """Per-direction numbers → per-argument arrays, masks and reasons."""
+    grads, errs, scls, masks, required, reasons = [], [], [], [], [], []
+    for a, p in enumerate(problem.x0):
+        sel = arg_of == a
+        parts = 2 if np.iscomplexobj(p) else 1
+        st = status[sel].reshape(-1, parts)
+        est = estimates[sel].reshape(-1, parts)
+        g = est[:, 0] + 1j * est[:, 1] if parts == 2 else est[:, 0]
+        grads.append(g.reshape(p.shape))
+        errs.append(errors[sel].reshape(-1, parts).sum(axis=1).reshape(p.shape))
+        scls.append(scales[sel].reshape(-1, parts).sum(axis=1).reshape(p.shape))
+        masked = (st != OK).any(axis=1)
+        masks.append(masked.reshape(p.shape))
+        required.append(np.isin(st, (OK, KINK)).all(axis=1).reshape(p.shape))
+        for k in np.flatnonzero(masked):
+            if len(reasons) >= 8:
+                break
+            worst = next(s for s in st[k] if s != OK)
+            idx = [int(i) for i in np.unravel_index(k, p.shape)] if p.shape else []
+            reasons.append(f"arg{case.wrt[a]}{idx}: {_REASON[_NAMES[worst]]}")
+    if joint:  # differentiable along every single axis, yet not jointly: mask everything
+        masks = [np.ones(m.shape, dtype=bool) for m in masks]
+        reasons.insert(0, f"every entry: {joint}")
+    result.grads, result.error, result.scale, result.nonsmooth = grads, errs, scls, masks
+    result.finite_required = required
+    result.nonsmooth_reasons = reasons
 
 
 _REASON = {
@@ -160,7 +322,7 @@ _REASON = {
 JOINT_DIRECTIONS = 2
 
 
-def _joint_smoothness(evaluate, x0, directions, status, estimates, errors, scales, f0, weights, v_flat, unit, ctx) -> str:
+def _joint_smoothness(problem, arg_of, index_of, comp_of, status, estimates, errors, scales, ctx) -> str:
     """Test differentiability along random joint directions d (smooth coordinates only).
 
     Partial derivatives can all exist where f is not differentiable: the median of equal
@@ -168,46 +330,37 @@ def _joint_smoothness(evaluate, x0, directions, status, estimates, errors, scale
     along d and a directional derivative equal to Σ d_k ∂f/∂x_k. Returns a reason, or "".
     """
     rng = ctx.rng(77)
-    coefficient = np.zeros(len(directions))
+    x0 = problem.x0
+    smooth = status == OK
+    if not np.any(smooth):
+        return ""
+    part = np.array([x0[a].reshape(-1)[k] for a, k in zip(arg_of, index_of)])
+    base = np.abs(np.where(comp_of == 1, np.imag(part), np.real(part)))
+    directions = []
     for _ in range(JOINT_DIRECTIONS):
+        coefficient = np.where(smooth, BASE_STEP * np.maximum(base, MIN_SCALE) * rng.standard_normal(status.size), 0.0)
         steps = [np.zeros(p.shape, dtype=p.dtype) for p in x0]
-        for d, (a, k, comp) in enumerate(directions):
-            if status[d] != "ok":
-                coefficient[d] = 0.0
-                continue
-            base = abs(x0[a].reshape(-1)[k])
-            c = BASE_STEP * max(base, MIN_SCALE) * rng.standard_normal()
-            coefficient[d] = c
+        for a, p in enumerate(x0):
+            sel = arg_of == a
             flat = steps[a].reshape(-1)
-            flat[k] = flat[k] + (1j * c if comp else c)
-        if not np.any(coefficient):
-            return ""
-        values = {}
-        for t in (1.0, -1.0, 0.5, -0.5):
-            values[t] = evaluate([p + t * s for p, s in zip(x0, steps)])
-        fp, fm, fp2, fm2 = values[1.0], values[-1.0], values[0.5], values[-0.5]
-        stacked = np.stack([f0, fp, fm, fp2, fm2])
-        live = weights > 0
-        if not np.all(np.isfinite(stacked[:, live])):
+            np.add.at(flat, index_of[sel], coefficient[sel] * np.where(comp_of[sel] == 1, 1j, 1) if np.iscomplexobj(p) else coefficient[sel])
+        directions.append((coefficient, steps))
+    # all 2 × 4 points in one batch, in _stats' layout: blocks of (+1, −1, +½, −½)·d
+    stacked = [
+        np.stack([x0[a] + t * steps[a] for t in _SIGNS for _, steps in directions]).reshape((4 * JOINT_DIRECTIONS,) + x0[a].shape)
+        for a in range(len(x0))
+    ]
+    st = _stats(problem, problem.evaluator.many(stacked, problem.f0), np.ones(JOINT_DIRECTIONS))
+    for j, (coefficient, _) in enumerate(directions):
+        if st["status"][j] == OUT_OF_DOMAIN:
             continue  # left the domain: no verdict from this direction
-        magnitude = np.max(np.abs(stacked), axis=0)
-        d1 = (fp - fm) / 2
-        d2 = fp2 - fm2
-        richardson = (4 * d2 - d1) / 3
-        g = float(np.real(np.vdot(v_flat, richardson)))
-        rounding = unit[0] * magnitude + unit[1]  # an evaluation's error: ε·|f| + tiny
-        err = float(np.sum(weights * (np.abs(d2 - d1) + 16 * rounding)))
-        scale = float(np.sum(weights * np.abs(richardson)))
-        predicted = float(np.dot(coefficient, estimates))
-        predicted_err = float(np.dot(np.abs(coefficient), errors))
-        predicted_scale = float(np.dot(np.abs(coefficient), scales))
-        gap1 = float(np.sum(weights * np.abs((fp - f0) - (f0 - fm))))
-        gap2 = float(np.sum(weights * np.abs((fp2 - f0) - (f0 - fm2)))) / 0.5
-        noise = float(np.sum(weights * 8 * rounding)) / 0.5
-        significant = 1e-9 * (scale + predicted_scale) + 4 * noise
-        if gap2 > KINK_RATIO * gap1 + significant:
+        predicted = float(coefficient @ estimates)
+        predicted_err = float(np.abs(coefficient) @ errors)
+        predicted_scale = float(np.abs(coefficient) @ scales)
+        significant = 1e-9 * (st["scale"][j] + predicted_scale) + 4 * st["noise2"][j]
+        if st["gap2"][j] > KINK_RATIO * st["gap1"][j] + significant:
             return "not differentiable jointly (one-sided slopes differ along a random direction: ties across entries?)"
-        if abs(g - predicted) > 2 * (err + predicted_err) + significant:
+        if abs(st["g"][j] - predicted) > 2 * (st["err"][j] + predicted_err) + significant:
             return (
                 "not differentiable jointly (the slope along a random direction is not the sum of the "
                 "partial derivatives: ties across entries, e.g. a median or sort of equal values?)"
@@ -215,158 +368,47 @@ def _joint_smoothness(evaluate, x0, directions, status, estimates, errors, scale
     return ""
 
 
-def _cancellation_error(columns, steps, x0, directions, weights, unit) -> np.ndarray:
-    """Rounding that ε·|f| misses: an output that cancels (sum([-3, x, 3]) at x = 0) is
-    computed from intermediates as large as its inputs. The first-order bound for the
-    evaluation error of entry i is ε·Σⱼ |∂fᵢ/∂xⱼ|·|xⱼ|, with ∂f/∂x read off the columns;
-    each column's quotient divides it by its own step."""
-    sensitivity = np.zeros(columns[0].shape if columns else 0)
-    for column, (a, k, comp) in zip(columns, directions):
-        xk = x0[a].reshape(-1)[k]
-        sensitivity = sensitivity + np.abs(column) * abs(xk.imag if comp else xk.real)
-    noise = float(np.sum(weights * 16 * unit[0] * sensitivity))
-    out = np.zeros(len(columns))
-    usable = steps > 0
-    out[usable] = noise / steps[usable]
-    return out
+# ---- probe mode: random directions ----------------------------------------------------
 
 
-def _column(evaluate, x0, a, k, comp, h, f0, weights, v_flat, unit) -> dict:
-    """Richardson estimate, error bound and smoothness test for one coordinate."""
-    xk = x0[a].reshape(-1)[k]
-    part = xk.imag if comp else xk.real
-    h = (part + h) - part  # exactly representable step
-    unresolved = {"status": "no-convergence", "R": np.zeros_like(f0), "g": 0.0, "err": 0.0, "scale": 0.0, "gaps": (0.0, 0.0, 0.0)}
-    if not h >= unit[1]:  # a subnormal (or zero) step: no difference quotient means anything
-        return unresolved
-    values = {}
-    for s in (1.0, -1.0, 0.5, -0.5):
-        x = [np.array(p, copy=True) for p in x0]
-        flat = x[a].reshape(-1)
-        flat[k] = flat[k] + (1j * s * h if comp else s * h)
-        values[s] = evaluate(x)
-    fp, fm, fp2, fm2 = values[1.0], values[-1.0], values[0.5], values[-0.5]
-    live = weights > 0
-    stacked = np.stack([f0, fp, fm, fp2, fm2])
-    if not np.all(np.isfinite(stacked[:, live])):
-        return {"status": "out-of-domain", "R": np.zeros_like(f0), "g": 0.0, "err": 0.0, "scale": 0.0, "gaps": (0.0, 0.0, 0.0)}
-    d1 = (fp - fm) / (2 * h)
-    d2 = (fp2 - fm2) / h
-    richardson = (4 * d2 - d1) / 3
-    if not np.all(np.isfinite(richardson[live])):
-        return unresolved  # overflow in the quotient: FD cannot say anything here
-    magnitude = np.max(np.abs(stacked), axis=0)
-    evaluation_error = unit[0] * magnitude + unit[1]  # ε·|f| + tiny: underflow included
-    rounding = 16 * evaluation_error / h
-    entry_err = np.abs(d2 - d1) + rounding
-    g = float(np.real(np.vdot(v_flat, richardson)))
-    err = float(np.sum(weights * entry_err))
-    scale = float(np.sum(weights * np.abs(richardson)))
-    gap1 = float(np.sum(weights * np.abs((fp - f0) - (f0 - fm)) / h))
-    gap2 = float(np.sum(weights * np.abs((fp2 - f0) - (f0 - fm2)) / (h / 2)))
-    noise2 = float(np.sum(weights * 8 * evaluation_error / (h / 2)))
-    if gap2 > NON_LIPSCHITZ_RATIO * gap1 + 4 * noise2:
-        status = "jump"
-    elif gap2 > KINK_RATIO * gap1 + 4 * noise2:
-        status = "kink"
-    elif float(np.sum(weights * np.abs(d2 - d1))) > CONVERGENCE * scale + 4 * noise2:
-        status = "no-convergence"
-    else:
-        status = "ok"
-    return {"status": status, "R": richardson, "g": g, "err": err, "scale": scale, "gaps": (gap1, gap2, noise2), "h": h}
+def _probe(problem: _Problem, case, ctx: OracleContext, result: OracleResult, n_coords: int) -> None:
+    """⟨v, J u⟩ for ``ctx.probes`` random directions u (Richardson along u)."""
+    from ..numeric import random_like
 
-
-def _evaluator(case):
-    """f(wrt values) → flat complex128 vector of the differentiable outputs.
-
-    float64/complex128 on the CPU when the function accepts it; otherwise the case's own
-    dtype and device (with that dtype's epsilon in the error estimate).
-    """
-    backend = case.backend
-    diff = case.output_differentiable
-
-    def flat(outputs):
-        parts = [backend.to_numpy(o).reshape(-1) for o, d in zip(outputs, diff) if d]
-        return np.concatenate(parts).astype(np.complex128)
-
-    if case.framework == "torch":
-        import torch
-
-        ctx_factory = torch.no_grad
-    else:
-        from ..frameworks.jax_backend import x64
-
-        ctx_factory = x64
-
-    ref_args = [backend.to_reference(a) if info is not None else a for a, info in zip(case.args, case.arg_infos)]
-    call = case.call
-    if case.framework == "jax":  # one compilation for all 4n+1 evaluations, reused across cases
-        from .jax_common import _trace_errors, other_arrays, stable_jit
-
-        compiled = stable_jit(case, "evaluate", lambda call_with: call_with)
-
-        def compiled_call(args):
-            primals = [args[i] for i in case.wrt]
-            jitted, eager = compiled
-            if jitted is not None:
-                try:
-                    return jitted(primals, other_arrays(case, args))  # NumPy in: no conversions
-                except _trace_errors():
-                    pass
-            return eager([_jax_array(p) for p in primals], other_arrays(case, args))
-
-        call = compiled_call
-
-    def reference(values):
-        with ctx_factory():
-            wrt = [_like_reference(backend, v) for v in values]
-            return flat(call(case.substitute(ref_args, wrt)))
-
-    try:
-        out = reference(case.primals)
-        if out.size != sum(int(np.prod(i.shape, dtype=np.int64)) for i, d in zip(case.output_infos, diff) if d):
-            raise ValueError("output size changed in float64")
-        return reference, rounding_unit("float64"), "reference"
-    except Exception as exc:  # fall back to the case's own precision
-        reason = f"finite differences ran in the case's dtype: float64 evaluation failed ({type(exc).__name__}: {exc})"[:300]
-
-    native_args = case.fresh_args()
-    dtypes = [case.arg_infos[i].dtype for i in case.wrt]
-    devices = [case.arg_infos[i].device for i in case.wrt]
-    unit = max((rounding_unit(d) for d in dtypes), key=lambda u: u[0])  # the least precise
-
-    def native(values):
-        with (ctx_factory() if case.framework == "torch" else contextlib.nullcontext()):
-            wrt = [backend.from_numpy(v, dt, dev) for v, dt, dev in zip(values, dtypes, devices)]
-            return flat(case.call(case.substitute(native_args, wrt)))
-
-    return native, unit, reason
-
-
-def _numpy_evaluator(case, reference):
-    """Evaluate a NumPy implementation in float64/complex128 (the ``reference=`` option)."""
-    diff = case.output_differentiable
-    args = [None if info is None else np.asarray(values, dtype=np.complex128 if np.iscomplexobj(values) else np.float64) for values, info in zip(case.arg_values, case.arg_infos)]
-    args = [a if arr is None else arr for a, arr in zip(case.args, args)]
-
-    def evaluate(values):
-        with np.errstate(all="ignore"):
-            outputs = flatten_outputs(reference(*case.substitute(args, [np.array(v, copy=True) for v in values])))
-        if len(outputs) != len(diff):
-            raise ValueError(f"reference returned {len(outputs)} output(s), the function {len(diff)}")
-        return np.concatenate([np.asarray(o).reshape(-1) for o, d in zip(outputs, diff) if d]).astype(np.complex128)
-
-    return evaluate, rounding_unit("float64"), "reference"
-
-
-def _like_reference(backend, values: np.ndarray):
-    arr = np.asarray(values)
-    if backend.name == "jax":
-        return arr  # the compiled evaluator takes NumPy; the eager fallback converts
-    return backend.to_reference(backend.from_numpy(arr, "complex128" if np.iscomplexobj(arr) else "float64", "cpu"))
-
-
-def _jax_array(values):
-    import jax.numpy as jnp
-
-    return jnp.asarray(values)
+    x0 = problem.x0
+    rng = ctx.rng(PROBE_SALT)
+    tangents = [[random_like(rng, p.shape, np.iscomplexobj(p)) for p in x0] for _ in range(ctx.probes)]
+    size = sum(p.size for p in x0)
+    rms = float(np.sqrt(sum(float(np.sum(np.abs(p) ** 2)) for p in x0) / max(size, 1)))
+    h0 = BASE_STEP * max(rms, MIN_SCALE)
+    k = len(tangents)
+    status = np.full(k, NO_CONVERGENCE)
+    final_stats: list[dict | None] = [None] * k
+    pending = list(range(k))
+    for attempt in range(RETRIES + 1):
+        if not pending:
+            break
+        h = h0 / RETRY_FACTOR**attempt
+        stacked = [np.stack([x0[a] + t * h * tangents[j][a] for t in _SIGNS for j in pending]) for a in range(len(x0))]
+        st = _stats(problem, problem.evaluator.many(stacked, problem.f0), np.full(len(pending), h))
+        # the points are x0 ± t·h·u and _stats divides by h: g is ⟨v, J u⟩ itself
+        for i, j in enumerate(pending):
+            status[j] = st["status"][i]
+            final_stats[j] = {f: float(st[f][i]) for f in ("g", "scale", "err")}
+        pending = [j for j in pending if status[j] not in _FINAL]
+    reasons = []
+    for j in range(k):
+        stats = final_stats[j]
+        if status[j] != OK or stats is None:
+            reasons.append(f"probe {j}: {_REASON[_NAMES[status[j]]]}")
+            continue
+        result.projections.append(Projection(tangents=tangents[j], value=stats["g"], scale=stats["scale"], error=stats["err"]))
+    if not result.projections:
+        raise OracleUnavailable("probe mode: no random direction gave a smooth, converged estimate (" + "; ".join(reasons) + ")")
+    result.nonsmooth_reasons = reasons
+    result.probe = True
+    result.message = (
+        f"probe mode: {n_coords} input coordinates"
+        + (f" > fd_max_coords={ctx.fd_max_coords}" if ctx.mode == "auto" else " (mode='probe')")
+        + f"; {len(result.projections)} random directions, step {h0:.3g}"
+    )

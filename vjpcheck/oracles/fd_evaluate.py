@@ -1,0 +1,267 @@
+"""The function as finite differences see it: float64 values in, a flat output vector out.
+
+:func:`build_evaluator` returns an :class:`Evaluator` whose :meth:`~Evaluator.many`
+evaluates a whole set of perturbed points at once. For PyTorch (``torch.func.vmap``) and
+JAX (``jax.vmap``, compiled) the points are stacked along a new leading batch dimension
+and evaluated in one call per chunk; a function that cannot be batched (in-place writes
+into unbatched tensors, data-dependent control flow, ``.item()``, an ``autograd.Function``
+without a vmap rule, a NumPy reference) is evaluated point by point instead. Batched
+values are checked against an unbatched evaluation of the base point before they are
+trusted.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import warnings
+from typing import Callable, Sequence
+
+import numpy as np
+
+from ..case import Case, flatten_outputs
+from ..numeric import rounding_unit
+
+#: largest number of array elements (inputs + outputs) one batched call may hold
+BATCH_ELEMENTS = 1 << 20
+#: a batched evaluation of the base point must match the plain one to this (relative) level
+BATCH_AGREEMENT = 1e-12
+
+
+class Evaluator:
+    """``f(values) -> flat output`` plus :meth:`many` for stacked points.
+
+    ``unit`` is the (ε, tiny) of the precision the evaluation runs in; ``mode`` says which
+    evaluation is used ("reference" for float64/complex128, else why not); ``batched``
+    tells whether :meth:`many` stacks points (else it loops); ``fallback`` why not.
+    """
+
+    def __init__(self, single: Callable, unit, mode: str, batch: Callable | None, base_point, out_dtype, pad: bool = False):
+        self.single = single
+        self.unit = unit
+        self.mode = mode
+        self._batch = batch
+        self.batched = batch is not None
+        self.fallback = "" if batch is not None else "no batched evaluation for this function"
+        self._base_point = [np.asarray(x) for x in base_point]
+        self._sizes = [x.size for x in self._base_point]
+        self.out_dtype = out_dtype
+        self.pad = pad  # pad batches to a power of two (JAX compiles once per batch size)
+        self._validated = False
+        self.calls = 0  # framework calls made (a batch counts once)
+
+    def __call__(self, values: Sequence[np.ndarray]) -> np.ndarray:
+        self.calls += 1
+        return np.asarray(self.single(values)).astype(self.out_dtype, copy=False)
+
+    def chunk(self, out_size: int) -> int:
+        """How many points one batched call may take."""
+        per_point = sum(self._sizes) + max(out_size, 1)
+        return max(1, BATCH_ELEMENTS // per_point)
+
+    def many(self, stacked: Sequence[np.ndarray], base: np.ndarray) -> np.ndarray:
+        """Evaluate B points given stacked, one array of shape (B, *arg.shape) per
+        differentiated argument; returns shape (B, m). ``base`` is f at the unperturbed
+        point, used once to validate the batched path."""
+        count = int(stacked[0].shape[0]) if stacked else 0
+        if count == 0:
+            return np.zeros((0, base.size), dtype=self.out_dtype)
+        if self._batch is not None:
+            try:
+                size = self.chunk(base.size)
+                rows = [self._call_batch([s[i : i + size] for s in stacked], min(size, count - i)) for i in range(0, count, size)]
+                if not self._validated:
+                    self._validate(base)
+                return np.concatenate(rows) if len(rows) > 1 else rows[0]
+            except Exception as exc:  # cannot be batched: fall back to a loop, say why
+                self._batch, self.batched = None, False
+                self.fallback = f"batched evaluation failed ({type(exc).__name__}: {str(exc).strip()[:160]}); evaluated point by point"
+        return np.stack([self([s[i] for s in stacked]) for i in range(count)])
+
+    def _call_batch(self, stacked: list[np.ndarray], count: int) -> np.ndarray:
+        self.calls += 1
+        if self.pad and count & (count - 1):
+            extra = (1 << count.bit_length()) - count
+            stacked = [np.concatenate([s, np.repeat(s[:1], extra, axis=0)]) for s in stacked]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            out = np.asarray(self._batch(stacked)).astype(self.out_dtype, copy=False)[:count]
+        if out.shape[0] != count:
+            raise ValueError(f"the batched call returned {out.shape[0]} rows for {count} points")
+        return out.reshape(count, -1)
+
+    def _validate(self, base: np.ndarray) -> None:
+        """The base point through the batched path must give the plain values."""
+        probe = self._call_batch([np.asarray(x)[None] for x in self._base_point], 1)[0]
+        same = np.isnan(probe) == np.isnan(base)
+        with np.errstate(invalid="ignore"):
+            scale = float(np.nanmax(np.abs(base), initial=0.0))
+            close = np.abs(probe - base) <= BATCH_AGREEMENT * scale + 1e3 * self.unit[1]
+            close |= np.isnan(probe) & np.isnan(base)
+            close |= np.isinf(base) & (probe == base)
+        if probe.shape != base.shape or not np.all(same & close):
+            raise ValueError("batched values differ from unbatched ones at the base point")
+        self._validated = True
+
+
+def build_evaluator(case: Case, reference: Callable | None = None, batch: bool = True) -> Evaluator:
+    """The evaluator finite differences use for ``case``.
+
+    float64/complex128 on the CPU when the function accepts it; otherwise the case's own
+    dtype and device (with that dtype's ε). ``reference``: a NumPy implementation,
+    evaluated point by point.
+    """
+    if reference is not None:
+        ev = Evaluator(_numpy_single(case, reference), rounding_unit("float64"), "reference", None, case.primals, np.complex128)
+        ev.fallback = "a NumPy reference is evaluated point by point"
+        return ev
+    out_dtype = _output_dtype(case)
+    single, batched, unit, mode = _framework_evaluators(case, out_dtype)
+    ev = Evaluator(single, unit, mode, batched if batch else None, case.primals, out_dtype, pad=case.framework == "jax")
+    if not batch:
+        ev.fallback = "batching switched off"
+    return ev
+
+
+def _output_dtype(case: Case):
+    complex_out = any(i.dtype.startswith("complex") for i, d in zip(case.output_infos, case.output_differentiable) if d)
+    return np.complex128 if complex_out else np.float64
+
+
+def _framework_evaluators(case: Case, out_dtype):
+    backend = case.backend
+    diff = case.output_differentiable
+
+    def flat(outputs):
+        parts = [backend.to_numpy(o).reshape(-1) for o, d in zip(outputs, diff) if d]
+        return np.concatenate(parts).astype(out_dtype, copy=False) if parts else np.zeros(0, out_dtype)
+
+    if case.framework == "torch":
+        import torch
+
+        no_grad = torch.no_grad
+    else:
+        from ..frameworks.jax_backend import x64
+
+        no_grad = x64
+
+    ref_args = [backend.to_reference(a) if info is not None else a for a, info in zip(case.args, case.arg_infos)]
+    call = case.call
+    batched = None
+    if case.framework == "jax":
+        call, batched = _jax_calls(case, ref_args, out_dtype)
+    else:
+        batched = _torch_batched(case, ref_args, out_dtype)
+
+    def reference(values):
+        with no_grad():
+            wrt = [_like_reference(backend, v) for v in values]
+            return flat(call(case.substitute(ref_args, wrt)))
+
+    try:
+        out = reference(case.primals)
+        expected = sum(int(np.prod(i.shape, dtype=np.int64)) for i, d in zip(case.output_infos, diff) if d)
+        if out.size != expected:
+            raise ValueError("output size changed in float64")
+        return reference, batched, rounding_unit("float64"), "reference"
+    except Exception as exc:  # fall back to the case's own precision
+        reason = f"finite differences ran in the case's dtype: float64 evaluation failed ({type(exc).__name__}: {exc})"[:300]
+
+    native_args = case.fresh_args()
+    dtypes = [case.arg_infos[i].dtype for i in case.wrt]
+    devices = [case.arg_infos[i].device for i in case.wrt]
+    unit = max((rounding_unit(d) for d in dtypes), key=lambda u: u[0])  # the least precise
+
+    def native(values):
+        with (no_grad() if case.framework == "torch" else contextlib.nullcontext()):
+            wrt = [backend.from_numpy(v, dt, dev) for v, dt, dev in zip(values, dtypes, devices)]
+            return flat(case.call(case.substitute(native_args, wrt)))
+
+    return native, None, unit, reason
+
+
+def _torch_batched(case: Case, ref_args, out_dtype):
+    """All points in one ``torch.func.vmap`` call (float64/complex128 on the CPU)."""
+    import torch
+
+    diff = case.output_differentiable
+    target = torch.complex128 if out_dtype == np.complex128 else torch.float64
+
+    def one(*wrt):
+        outputs = case.call(case.substitute(ref_args, list(wrt)))
+        parts = [o.reshape(-1).to(target) for o, d in zip(outputs, diff) if d]
+        if len(parts) == 1:
+            return parts[0]
+        return torch.cat(parts) if parts else torch.zeros(0, dtype=target)
+
+    vmapped = torch.func.vmap(one, randomness="error")
+
+    def run(stacked):
+        with torch.no_grad():
+            out = vmapped(*[torch.from_numpy(np.ascontiguousarray(s)) for s in stacked])
+        return out.numpy()
+
+    return run
+
+
+def _jax_calls(case: Case, ref_args, out_dtype):
+    """The compiled single call (one compilation reused across cases) and its vmap."""
+    import jax
+    import jax.numpy as jnp
+
+    from ..frameworks.jax_backend import x64
+    from .jax_common import _trace_errors, other_arrays, stable_jit
+
+    diff = case.output_differentiable
+    compiled = stable_jit(case, "evaluate", lambda call_with: call_with)
+
+    def compiled_call(args):
+        primals = [args[i] for i in case.wrt]
+        jitted, eager = compiled
+        if jitted is not None:
+            try:
+                return jitted(primals, other_arrays(case, args))  # NumPy in: no conversions
+            except _trace_errors():
+                pass
+        return eager([jnp.asarray(p) for p in primals], other_arrays(case, args))
+
+    def build_batch(call_with):
+        def one(primals, others):
+            outputs = flatten_outputs(call_with(primals, others))
+            parts = [jnp.ravel(o).astype(out_dtype) for o, d in zip(outputs, diff) if d]
+            return jnp.concatenate(parts) if parts else jnp.zeros(0, out_dtype)
+
+        return jax.vmap(one, in_axes=(0, None))
+
+    jitted_batch, _ = stable_jit(case, "evaluate-batch", build_batch)
+    if jitted_batch is None:
+        return compiled_call, None
+    others = other_arrays(case, ref_args)
+
+    def run(stacked):
+        with x64():
+            return np.asarray(jitted_batch(list(stacked), others))
+
+    return compiled_call, run
+
+
+def _numpy_single(case: Case, reference: Callable):
+    """Evaluate a NumPy implementation in float64/complex128 (the ``reference=`` option)."""
+    diff = case.output_differentiable
+    args = [None if info is None else np.asarray(values, dtype=np.complex128 if np.iscomplexobj(values) else np.float64) for values, info in zip(case.arg_values, case.arg_infos)]
+    args = [a if arr is None else arr for a, arr in zip(case.args, args)]
+
+    def evaluate(values):
+        with np.errstate(all="ignore"):
+            outputs = flatten_outputs(reference(*case.substitute(args, [np.array(v, copy=True) for v in values])))
+        if len(outputs) != len(diff):
+            raise ValueError(f"reference returned {len(outputs)} output(s), the function {len(diff)}")
+        return np.concatenate([np.asarray(o).reshape(-1) for o, d in zip(outputs, diff) if d]).astype(np.complex128)
+
+    return evaluate
+
+
+def _like_reference(backend, values: np.ndarray):
+    arr = np.asarray(values)
+    if backend.name == "jax":
+        return arr  # the compiled evaluator takes NumPy; the eager fallback converts
+    return backend.to_reference(backend.from_numpy(arr, "complex128" if np.iscomplexobj(arr) else "float64", "cpu"))

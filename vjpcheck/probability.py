@@ -1,0 +1,46 @@
+"""How likely random probes are to miss a wrong vᵀJ (probe mode's stated guarantee).
+
+A probe compares ⟨vᵀJ, u⟩ with ⟨v, J u⟩ for a random direction u with independent
+standard normal entries. If an oracle's vᵀJ is off by Δ, the probe sees ⟨Δ, u⟩, a normal
+variable with standard deviation σ·‖Δ‖ (σ = 1 for real inputs; 1/√2 is the smallest value
+when complex inputs are involved, whose entries split their unit variance between the real
+and the imaginary part). It misses Δ only if |⟨Δ, u⟩| stays within its tolerance τ:
+probability erf(τ / (√2·σ·‖Δ‖)). Independent probes multiply.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+#: the miss probability the verdict quotes an error size for
+QUOTED_MISS = 1e-6
+
+
+def miss_probability(probes: Sequence[tuple[float, float]], error_norm: float) -> float:
+    """P(every probe misses an error of norm ``error_norm``); ``probes``: (τ, σ) pairs."""
+    if error_norm <= 0:
+        return 1.0
+    p = 1.0
+    for tol, sigma in probes:
+        p *= math.erf(tol / (math.sqrt(2.0) * sigma * error_norm)) if sigma > 0 else 1.0
+    return p
+
+
+def detectable_error(probes: Sequence[tuple[float, float]], miss: float = QUOTED_MISS) -> float:
+    """The smallest ‖Δ‖ that escapes every probe with probability at most ``miss``."""
+    if not probes or all(s <= 0 for _, s in probes):
+        return math.inf
+    if any(t <= 0 for t, s in probes if s > 0):
+        return 0.0
+    lo = min(t for t, _ in probes) * 1e-3
+    hi = max(t / s for t, s in probes if s > 0) * 1e9
+    for _ in range(200):  # bisection on a log scale (the miss probability falls as ‖Δ‖ grows)
+        mid = math.sqrt(lo * hi)
+        if miss_probability(probes, mid) <= miss:
+            hi = mid
+        else:
+            lo = mid
+        if hi / lo < 1.0001:
+            break
+    return hi
