@@ -91,42 +91,57 @@ class _Problem:
         self.all_live = bool(np.all(self.live))
         self.unit = evaluator.unit
         self.weight_sum = float(weights.sum())
-        self.magnitude0 = np.abs(f0)
+        self.magnitude0_w = float(np.abs(f0) @ weights)
+        self._constants: dict = {}
+
+    def constants(self, like) -> dict:
+        """f0, |v|, conj(v) and the live mask as arrays of ``like``'s kind and device."""
+        key = "numpy" if isinstance(like, np.ndarray) else str(like.device)
+        if key not in self._constants:
+            values = {"w": self.weights, "v_conj": self.v_conj, "twice_f0": 2 * self.f0, "live": self.live}
+            if key != "numpy":  # the same dtypes (float64/complex128, bool) as torch tensors
+                import torch
+
+                values = {name: torch.from_numpy(np.ascontiguousarray(a)).to(like.device) for name, a in values.items()}
+            self._constants[key] = values
+        return self._constants[key]
 
 
-def _stats(problem: _Problem, F: np.ndarray, h: np.ndarray) -> dict:
+def _stats(problem: _Problem, F, h: np.ndarray) -> dict:
     """Richardson estimates, error bounds and smoothness tests for c directions at once.
 
     ``F`` holds the values at (+h, −h, +h/2, −h/2) along each direction: shape (4c, m),
-    in four blocks of c rows. Returns per-direction arrays, and ``T`` (c × m) with
-    ``T / (6h)`` the Richardson columns R = (4·D(h/2) − D(h)) / 3. Every contraction
-    with |v| is a matrix-vector product; about 16 elementwise passes over (c × m).
+    in four blocks of c rows; a NumPy array, or a torch tensor (CPU or GPU) from a
+    batched PyTorch evaluation, which is then processed where it lies. Returns
+    per-direction NumPy vectors, and ``T`` / ``absT`` (c × m, F's kind) with ``T / (6h)``
+    the Richardson columns R = (4·D(h/2) − D(h)) / 3. Every contraction with |v| is a
+    matrix-vector product; about 16 elementwise passes over (c × m).
     """
     c = h.size
     FP, FM, FP2, FM2 = F[:c], F[c : 2 * c], F[2 * c : 3 * c], F[3 * c :]
-    w, f0, eps, tiny = problem.weights, problem.f0, problem.unit[0], problem.unit[1]
+    k = problem.constants(F)
+    w, eps, tiny = k["w"], problem.unit[0], problem.unit[1]
     with np.errstate(all="ignore"):
         dF1 = FP - FM  # 2h·D(h)
         dF2 = FP2 - FM2  # h·D(h/2)
         T = dF2 * 8
         T -= dF1  # 6h·R
-        absT = np.abs(T)
+        absT = _abs(T, scratch=False)
         change_vec = dF2 * 2
         change_vec -= dF1  # 2h·(D(h/2) − D(h))
-        change = (_abs(change_vec) @ w) / (2 * h)
-        twice_f0 = 2 * f0
+        change = _vec(_abs(change_vec) @ w) / (2 * h)
         S1 = FP + FM
-        S1 -= twice_f0  # second difference at h
+        S1 -= k["twice_f0"]  # second difference at h
         S2 = FP2 + FM2
-        S2 -= twice_f0
-        s1 = _abs(S1) @ w
-        s2 = _abs(S2) @ w
+        S2 -= k["twice_f0"]
+        s1 = _vec(_abs(S1) @ w)
+        s2 = _vec(_abs(S2) @ w)
         # Σ|v|·max over the 5 values of |f|, bounded without a pass per value:
         # |F± − f0| ≤ (|F+ − F−| + |F+ + F− − 2f0|) / 2
-        spread = (_abs(dF1) @ w + _abs(dF2) @ w + s1 + s2) / 2
-        magnitude = problem.magnitude0 @ w + spread
-        g = np.real(T @ problem.v_conj) / (6 * h)
-        scale = (absT @ w) / (6 * h)
+        spread = (_vec(_abs(dF1) @ w) + _vec(_abs(dF2) @ w) + s1 + s2) / 2
+        magnitude = problem.magnitude0_w + spread
+        g = np.real(_vec(T @ k["v_conj"])) / (6 * h)
+        scale = _vec(absT @ w) / (6 * h)
         evaluation_error = eps * magnitude + tiny * problem.weight_sum  # Σ|v|·(ε·|f| + tiny)
         err = change + 16 * evaluation_error / h
         gap1 = s1 / h
@@ -137,7 +152,7 @@ def _stats(problem: _Problem, F: np.ndarray, h: np.ndarray) -> dict:
     else:
         finite = np.ones(c, dtype=bool)
         for block in (FP, FM, FP2, FM2):
-            finite &= np.isfinite(block[:, problem.live]).all(axis=1)
+            finite &= _vec(_isfinite(block[:, k["live"]]).all(1)).astype(bool)
     resolved = np.isfinite(scale) & np.isfinite(g)  # overflow in the quotient
     status = np.full(c, OK)
     status[change > CONVERGENCE * scale + 4 * noise2] = NO_CONVERGENCE
@@ -149,14 +164,44 @@ def _stats(problem: _Problem, F: np.ndarray, h: np.ndarray) -> dict:
     if np.any(bad):
         for arr in (g, scale, err, gap1, gap2, noise2):
             arr[bad] = 0.0
-        T[bad] = 0.0
-        absT[bad] = 0.0
+        rows = _rows(T, bad)
+        T[rows] = 0.0
+        absT[rows] = 0.0
     return {"status": status, "g": g, "scale": scale, "err": err, "gap1": gap1, "gap2": gap2, "noise2": noise2, "T": T, "absT": absT}
 
 
-def _abs(x: np.ndarray) -> np.ndarray:
-    """|x|, in place for real arrays (x is a scratch array)."""
-    return np.abs(x, out=x) if x.dtype.kind == "f" else np.abs(x)
+def _abs(x, scratch: bool = True):
+    """|x|: in place for real scratch arrays; NumPy or torch."""
+    if isinstance(x, np.ndarray):
+        return np.abs(x, out=x) if scratch and x.dtype.kind == "f" else np.abs(x)
+    return x.abs_() if scratch and not x.is_complex() else x.abs()
+
+
+def _like(x, values: np.ndarray):
+    """``values`` as an array of ``x``'s kind and device."""
+    if isinstance(x, np.ndarray):
+        return values
+    import torch
+
+    return torch.from_numpy(np.ascontiguousarray(values)).to(x.device)
+
+
+def _isfinite(x):
+    return np.isfinite(x) if isinstance(x, np.ndarray) else x.isfinite()
+
+
+def _vec(x) -> np.ndarray:
+    """A per-direction vector as NumPy (from the CPU or the GPU)."""
+    return x if isinstance(x, np.ndarray) else x.cpu().numpy()
+
+
+def _rows(x, mask: np.ndarray):
+    """A NumPy boolean row mask usable as an index of ``x``."""
+    if isinstance(x, np.ndarray):
+        return mask
+    import torch
+
+    return torch.from_numpy(mask).to(x.device)
 
 
 # ---- full mode: one column per coordinate -------------------------------------------
@@ -214,11 +259,13 @@ def _full(problem: _Problem, case, ctx: OracleContext, result: OracleResult) -> 
             final = np.isin(status[idx], _FINAL) | (attempt == RETRIES + 1) | ((attempt == RETRIES) & ~tiny_x[idx])
             mine = final[ok_step]  # rows of st that are final
             steps_mine = hs[ok_step][mine]
-            # |R|·|x_k| = |T|·|x_k| / (6h)
-            sensitivity += st["absT"][mine].T @ (base[idx[ok_step]][mine] / (6 * steps_mine))
-            if keep_columns:
-                columns[idx[final]] = 0.0
-                columns[idx[ok_step][mine]] = st["T"][mine] / (6 * steps_mine)[:, None]
+            if np.any(mine):
+                rows = _rows(st["absT"], mine)
+                per_unit = base[idx[ok_step]][mine] / (6 * steps_mine)  # |R|·|x_k| = |T|·|x_k| / (6h)
+                sensitivity += _vec(st["absT"][rows].T @ _like(st["absT"], per_unit))
+                if keep_columns:
+                    columns[idx[final]] = 0.0
+                    columns[idx[ok_step][mine]] = _vec(st["T"][rows]) / (6 * steps_mine)[:, None]
         pending = pending[~np.isin(status[pending], _FINAL)]
 
     estimates, errors, scales = out["g"], out["err"], out["scale"]
