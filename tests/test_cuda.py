@@ -159,3 +159,24 @@ def test_cpu_cases_do_not_run_the_device_comparison():
     cpu = next(o for o in verdict.oracles if o.name == "torch.cpu")
     assert cpu.status == "unavailable" and "CPU already" in cpu.message
     assert verdict.status == "pass"
+
+
+@requires_cuda
+def test_random_programs_on_cuda():
+    """The built-in programs with every lowering on the GPU (JAX's too, when it has one),
+    compared with finite differences of NumPy and with the same backward on the CPU."""
+    from vjpcheck.programs import run as program_run
+
+    chunks = program_run.plan("composed", 40, seed=5, device="cuda")
+    result = program_run.run_chunk(chunks[0])
+    statuses = [r["status"] for r in result.records]
+    assert len(statuses) == 40 and "unexplained" not in statuses, result.failures
+
+
+def test_programs_device_flag_without_cuda_is_a_usage_error(capsys, tmp_path):
+    from vjpcheck.cli import main
+
+    if torch.cuda.is_available():
+        pytest.skip("a CUDA device is present")
+    assert main(["programs", "--device", "cuda", "--programs", "1", "--mode", "composed", "--report", str(tmp_path / "p.json")]) == 2
+    assert "no CUDA device" in capsys.readouterr().err

@@ -340,15 +340,27 @@ def _twin_case(case: Case, twin: Callable) -> Case:
     from .frameworks import backend_named
 
     other = backend_named("jax" if case.framework == "torch" else "torch")
+    device = _shared_device(other, case.device)
     args = []
     for a, info, values in zip(case.args, case.arg_infos, case.arg_values):
-        args.append(other.from_numpy(values, info.dtype, "cpu") if info is not None else a)
+        args.append(other.from_numpy(values, info.dtype, device) if info is not None else a)
     cot = [
-        other.from_numpy(v, info.dtype, "cpu") if v is not None else None for v, info in zip(case.v, case.output_infos)
+        other.from_numpy(v, info.dtype, device) if v is not None else None for v, info in zip(case.v, case.output_infos)
     ]
-    cot_arg = cot[0] if case.single_output else tuple(c if c is not None else other.from_numpy(np.zeros(i.shape), i.dtype, "cpu") for c, i in zip(cot, case.output_infos))
+    cot_arg = cot[0] if case.single_output else tuple(c if c is not None else other.from_numpy(np.zeros(i.shape), i.dtype, device) for c, i in zip(cot, case.output_infos))
     twin_case = build_case(twin, tuple(args), v=cot_arg, wrt=case.wrt, framework=other.name, seed=case.seed)
     return twin_case
+
+
+def _shared_device(backend, device: str) -> str:
+    """``device`` when the twin's framework can use it too (a GPU for both), else the CPU."""
+    if device == "cpu":
+        return device
+    try:
+        backend.from_numpy(np.zeros(1), "float32", device)
+        return device
+    except Exception:  # the other framework has no such device here
+        return "cpu"
 
 
 def _reference_outputs(case: Case, reference: Callable) -> list[np.ndarray] | str:

@@ -55,6 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--ops", default=None, help="comma-separated op names (catalogue mode; default all)")
     pr.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     pr.add_argument("--workers", type=_positive_int, default=1, help="worker processes (default 1)")
+    pr.add_argument("--device", choices=["cpu", "cuda"], default="cpu", help="where the PyTorch and JAX lowerings run (default cpu)")
     pr.add_argument("--report", default=os.path.join("reports", "programs.json"), help="JSON report path")
     pr.add_argument("--quiet", action="store_true", help="no progress display")
     be = sub.add_parser(
@@ -122,15 +123,21 @@ def _programs(args) -> int:
     try:
         chunks = []
         if args.mode in ("catalogue", "all"):
-            chunks += program_run.plan("catalogue", args.per_op, args.seed, ops=ops)
+            chunks += program_run.plan("catalogue", args.per_op, args.seed, ops=ops, device=args.device)
         if args.mode in ("composed", "all"):
-            chunks += program_run.plan("composed", args.programs, args.seed, max_ops=args.max_ops)
+            chunks += program_run.plan("composed", args.programs, args.seed, max_ops=args.max_ops, device=args.device)
     except ValueError as exc:
         print(f"vjpcheck programs: {exc}", file=sys.stderr)
         return 2
     problem = _prepare("programs", args.report)
     if problem:
         return problem
+    if args.device == "cuda":
+        import torch
+
+        if not torch.cuda.is_available():
+            print("vjpcheck programs: --device cuda, but PyTorch sees no CUDA device", file=sys.stderr)
+            return 2
     summary = program_run.Summary()
     started = time.perf_counter()
     for k, result in enumerate(program_run.run(chunks, workers=args.workers), start=1):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Sequence
 
 from ..api import check_vjp
@@ -13,15 +14,19 @@ from .generate import ProgramCase
 PROGRAM_ORACLES = ("finite_differences", "torch.backward", "torch.forward", "jax.vjp")
 
 
-def check_program(case: ProgramCase, oracles: Sequence[str] = PROGRAM_ORACLES, seed: int = 0) -> Verdict:
+def check_program(case: ProgramCase, oracles: Sequence[str] = PROGRAM_ORACLES, seed: int = 0, device: str = "cpu") -> Verdict:
     """The verdict of :func:`vjpcheck.check_vjp` on the PyTorch lowering, with the JAX
-    lowering as its twin and the NumPy lowering as the finite-difference reference."""
+    lowering as its twin and the NumPy lowering as the finite-difference reference.
+    ``device="cuda"`` puts the inputs on the GPU (JAX's too, when it has one); the
+    CPU-vs-CUDA oracle ``torch.cpu`` then joins."""
     program = case.program
-    args = [a.to("torch") for a in case.inputs]
+    if device != "cpu":
+        oracles = list(oracles) + ["torch.cpu"]
+    args = [dataclasses.replace(a, device=device).to("torch") for a in case.inputs]
     verdict = check_vjp(
         program.lower("torch"),
         *args,
-        v=case.cotangent.to("torch"),
+        v=dataclasses.replace(case.cotangent, device=device).to("torch"),
         twin=program.lower("jax"),
         reference=program.lower("numpy"),
         oracles=list(oracles),

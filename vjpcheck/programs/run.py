@@ -42,6 +42,7 @@ class Chunk:
     seed: int
     op: str | None = None
     max_ops: int = 5
+    device: str = "cpu"
 
 
 @dataclass
@@ -53,9 +54,9 @@ class ChunkResult:
     seconds: float = 0.0
 
 
-def plan(mode: str, examples: int, seed: int = 0, ops: list[str] | None = None, max_ops: int = 5) -> list[Chunk]:
+def plan(mode: str, examples: int, seed: int = 0, ops: list[str] | None = None, max_ops: int = 5, device: str = "cpu") -> list[Chunk]:
     """Chunks for ``mode`` "catalogue" (``examples`` per op), "composed" (``examples`` in
-    all) or "all" (both)."""
+    all) or "all" (both), on ``device`` ("cpu" or "cuda")."""
     if mode not in ("catalogue", "composed", "all"):
         raise ValueError(f"mode must be 'catalogue', 'composed' or 'all', got {mode!r}")
     names = sorted(OPS) if ops is None else list(ops)
@@ -64,11 +65,11 @@ def plan(mode: str, examples: int, seed: int = 0, ops: list[str] | None = None, 
         raise ValueError(f"ops: unknown op(s) {unknown}")
     chunks = []
     if mode in ("catalogue", "all"):
-        chunks += [Chunk("catalogue", examples, seed, op=name) for name in names]
+        chunks += [Chunk("catalogue", examples, seed, op=name, device=device) for name in names]
     if mode in ("composed", "all"):
         full, rest = divmod(examples, CHUNK)
         sizes = [CHUNK] * full + ([rest] if rest else [])
-        chunks += [Chunk("composed", n, seed * 100003 + k, max_ops=max_ops) for k, n in enumerate(sizes)]
+        chunks += [Chunk("composed", n, seed * 100003 + k, max_ops=max_ops, device=device) for k, n in enumerate(sizes)]
     return chunks
 
 
@@ -111,7 +112,7 @@ def _explore(strategy, budget: int, seed: int, result: ChunkResult, state: dict,
     )
     @given(strategy)
     def body(case):
-        verdict = check_program(case, seed=seed)
+        verdict = check_program(case, seed=seed, device=chunk.device)
         record = _record(verdict, chunk, known)
         if state["counting"]:
             result.records.append(record)
