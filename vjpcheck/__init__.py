@@ -9,6 +9,8 @@ Public API::
 
 from __future__ import annotations
 
+import sys as _sys
+
 from . import strategies
 from .api import VJPMismatch, assert_vjp, check_vjp
 from .oracles import ORACLE_NAMES
@@ -16,6 +18,9 @@ from .verdict import Verdict
 from .verifier import Summary, verify
 
 __version__ = "0.1.0"
+
+if "pytest" in _sys.modules:  # `pytest -p vjpcheck` registers this package as the plugin
+    from .pytest_plugin import pytest_addoption, pytest_configure, vjp  # noqa: F401
 
 __all__ = [
     "check_vjp",

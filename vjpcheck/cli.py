@@ -58,6 +58,24 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--device", choices=["cpu", "cuda"], default="cpu", help="where the PyTorch and JAX lowerings run (default cpu)")
     pr.add_argument("--report", default=os.path.join("reports", "programs.json"), help="JSON report path")
     pr.add_argument("--quiet", action="store_true", help="no progress display")
+    rn = sub.add_parser(
+        "run",
+        help="the built-in checks (op catalogue + random programs) on the installed frameworks and devices",
+        description=(
+            "Runs the op catalogue and random programs, PyTorch vs JAX vs finite differences (and CPU vs "
+            "CUDA on a GPU), as pytest tests spread over pytest-xdist workers, and writes an HTML report "
+            "(JSON and JUnit XML beside it). Exit 0 clean, 1 discrepancies, 2 usage/configuration error."
+        ),
+    )
+    rn.add_argument("--examples-per-op", type=int, default=3, help="catalogue examples per op and device (default 3; 0 skips the catalogue)")
+    rn.add_argument("--programs", type=int, default=200, help="random composed programs per device (default 200; 0 skips them)")
+    rn.add_argument("--devices", default=None, help="comma-separated: cpu,cuda (default: cpu, plus cuda when available)")
+    rn.add_argument("--workers", default="auto", help="pytest-xdist workers: a number or auto (default auto)")
+    rn.add_argument("--time-budget", type=float, default=600.0, help="seconds; chunks not started by then are skipped (default 600)")
+    rn.add_argument("--ops", default=None, help="comma-separated op names for the catalogue (default all)")
+    rn.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    rn.add_argument("--report", default=os.path.join("reports", "vjpcheck.html"), help="HTML report path (default reports/vjpcheck.html)")
+    rn.add_argument("--quiet", action="store_true", help="less progress output")
     be = sub.add_parser(
         "bench",
         help="time vjpcheck against gradcheck, check_grads and a bare forward+backward",
@@ -88,6 +106,8 @@ def main(argv: list[str] | None = None) -> int:
         return _programs(args)
     if args.command == "bench":
         return _bench(args)
+    if args.command == "run":
+        return _run(args)
     return 2  # pragma: no cover - argparse rejects unknown commands
 
 
@@ -235,3 +255,39 @@ def _bench(args) -> int:
 
     run_bench(sizes, args.repeat, args.device, args.program_seconds, args.workers, args.report)
     return 0
+
+
+def _run(args) -> int:
+    def fail(message: str) -> int:
+        print(f"vjpcheck run: {message}", file=sys.stderr)
+        return 2
+
+    if args.examples_per_op < 0 or args.programs < 0:
+        return fail("--examples-per-op and --programs must be >= 0")
+    if args.time_budget <= 0:
+        return fail(f"--time-budget must be positive, got {args.time_budget}")
+    if args.workers != "auto" and not (args.workers.isdigit() and int(args.workers) >= 1):
+        return fail(f"--workers must be a positive integer or auto, got {args.workers!r}")
+    devices = None
+    if args.devices:
+        devices = [d.strip() for d in args.devices.split(",") if d.strip()]
+        if not devices or any(d not in ("cpu", "cuda") for d in devices):
+            return fail(f"--devices: expected a comma-separated list of cpu, cuda; got {args.devices!r}")
+    ops = [o.strip() for o in args.ops.split(",") if o.strip()] if args.ops else None
+    code = _prepare("run", args.report)
+    if code:
+        return code
+    if devices and "cuda" in devices:
+        import torch
+
+        if not torch.cuda.is_available():
+            return fail("--devices cuda, but PyTorch sees no CUDA device")
+    if ops:
+        from .programs.registry import OPS
+
+        unknown = [o for o in ops if o not in OPS]
+        if unknown:
+            return fail(f"--ops: unknown op(s) {unknown}")
+    from .standalone import run
+
+    return run(args.examples_per_op, args.programs, devices, args.workers, args.seed, args.time_budget, args.report, ops, args.quiet)

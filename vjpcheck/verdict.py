@@ -17,6 +17,14 @@ def reason_key(reason: str) -> str:
     return re.sub(r"\d+", "N", reason.split(":")[0].split(",")[0])
 
 
+def case_key(case: dict) -> tuple[str, str]:
+    """(device, dtype) of a described case: those of its differentiated arguments."""
+    args = [a for a in case.get("args", []) if a.get("differentiated") and "dtype" in a]
+    devices = sorted({a.get("device", "cpu") for a in args}) or ["cpu"]
+    dtypes = sorted({a["dtype"] for a in args}) or ["-"]
+    return ",".join(devices), ",".join(dtypes)
+
+
 @dataclass
 class Verdict:
     """Outcome of :func:`vjpcheck.check_vjp`.
@@ -166,6 +174,7 @@ class Verdict:
             "oracles": [o.to_dict() for o in self.oracles],
             "comparisons": [c.to_dict() for c in self.comparisons],
             "findings": [f.to_dict() for f in self.findings],
+            "suspects": self.suspects() if self.status in ("mismatch", "error") else [],
             "reasons": self.reasons,
             "notes": self.notes,
             "reproducer": self.reproducer,

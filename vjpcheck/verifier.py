@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import dataclasses
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -17,7 +18,7 @@ from .api import VJPMismatch, check_vjp
 from .case import flatten_outputs, function_name
 from .numeric import is_differentiable_dtype
 from .strategies import COTANGENT_KINDS, LAYOUTS, DrawnArray, cotangent
-from .verdict import reason_key
+from .verdict import case_key, reason_key
 
 DEFAULT_EXAMPLES = 100
 CI_EXAMPLES = 50
@@ -49,6 +50,8 @@ class Summary:
     counts: Counter = field(default_factory=Counter)
     skip_reasons: Counter = field(default_factory=Counter)
     oracles_run: Counter = field(default_factory=Counter)
+    # (device, dtype, verdict) → examples, for reports
+    breakdown: Counter = field(default_factory=Counter)
     seconds: float = 0.0
 
     def __str__(self) -> str:
@@ -66,6 +69,7 @@ class Summary:
             "counts": dict(self.counts),
             "skip_reasons": dict(self.skip_reasons),
             "oracles_run": dict(self.oracles_run),
+            "breakdown": [[d, t, s, n] for (d, t, s), n in sorted(self.breakdown.items())],
             "seconds": self.seconds,
         }
 
@@ -137,6 +141,7 @@ def verify(
     cotangent_kinds: Sequence[str] = COTANGENT_KINDS,
     cotangent_layouts: Sequence[str] = LAYOUTS,
     hypothesis_settings: settings | None = None,
+    devices: Sequence[str] | None = None,
     **check_options: Any,
 ) -> Summary:
     """Check ``fn``'s vᵀJ over Hypothesis-generated arguments and cotangents.
@@ -155,6 +160,9 @@ def verify(
         cotangent_kinds, cotangent_layouts: what cotangents to draw.
         hypothesis_settings: a ``hypothesis.settings`` to use instead of those profiles
             (the deadline is always off).
+        devices: restrict the devices drawn arrays are put on (e.g. ``["cpu"]``, or
+            ``["cuda"]``); one is drawn per example for all of its arrays. Default: as
+            each strategy says (cpu, plus cuda when available).
         **check_options: passed to :func:`check_vjp` (``rtol``, ``atol``, …).
 
     Returns:
@@ -176,6 +184,10 @@ def verify(
         from .oracles import make_oracles
 
         make_oracles(oracles, framework)  # validate now, not inside Hypothesis
+    if devices is not None:
+        devices = list(devices)
+        if not devices or not all(isinstance(d, str) for d in devices):
+            raise ValueError(f"devices must be a non-empty list of device names, got {devices!r}")
     strategies = [s if isinstance(s, st.SearchStrategy) else st.just(s) for s in arg_specs]
     summary = Summary(function=function_name(fn), framework=framework)
     if hypothesis_settings is not None:
@@ -189,14 +201,19 @@ def verify(
         suppress_health_check=list(base.suppress_health_check) + [HealthCheck.too_slow, HealthCheck.data_too_large],
     )
 
-    def materialise(value):
-        return value.to(framework) if isinstance(value, DrawnArray) else value
+    def materialise(value, device):
+        if isinstance(value, DrawnArray):
+            if device is not None and value.device != device:
+                value = dataclasses.replace(value, device=device)
+            return value.to(framework)
+        return value
 
     @run_settings
     @given(data=st.data())
     def property_(data):
         drawn = data.draw(st.tuples(*strategies), label="args")
-        args = [materialise(d) for d in drawn]
+        device = data.draw(st.sampled_from(devices), label="device") if devices else None
+        args = [materialise(d, device) for d in drawn]
         v = _draw_cotangent(data, fn, args, framework, cotangent_kinds, cotangent_layouts)
         verdict = check_vjp(
             fn, *args, v=v, wrt=wrt, oracles=oracles, order=order, primal=primal, framework=framework, **check_options
@@ -204,6 +221,7 @@ def verify(
         summary.examples += 1
         status = verdict.overall_status
         summary.counts[status] += 1
+        summary.breakdown[case_key(verdict.case) + (status,)] += 1
         for o in verdict.oracles:
             if o.ok:
                 summary.oracles_run[o.name] += 1
@@ -220,6 +238,9 @@ def verify(
     start = time.perf_counter()
     try:
         runner()
+    except VJPMismatch as failure:
+        failure.summary = summary  # what ran before (and while shrinking to) the minimal case
+        raise
     finally:
         summary.seconds = time.perf_counter() - start
     return summary

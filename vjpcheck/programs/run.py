@@ -51,10 +51,11 @@ class ChunkResult:
     records: list[dict] = field(default_factory=list)  # one per counted example
     failures: list[dict] = field(default_factory=list)  # minimal unexplained discrepancies
     generation_errors: list[str] = field(default_factory=list)
+    known_examples: dict = field(default_factory=dict)  # known id → first verdict (dict) and explanation
     seconds: float = 0.0
 
 
-def plan(mode: str, examples: int, seed: int = 0, ops: list[str] | None = None, max_ops: int = 5, device: str = "cpu") -> list[Chunk]:
+def plan(mode: str, examples: int, seed: int = 0, ops: list[str] | None = None, max_ops: int = 5, device: str = "cpu", chunk_size: int = CHUNK) -> list[Chunk]:
     """Chunks for ``mode`` "catalogue" (``examples`` per op), "composed" (``examples`` in
     all) or "all" (both), on ``device`` ("cpu" or "cuda")."""
     if mode not in ("catalogue", "composed", "all"):
@@ -67,8 +68,8 @@ def plan(mode: str, examples: int, seed: int = 0, ops: list[str] | None = None, 
     if mode in ("catalogue", "all"):
         chunks += [Chunk("catalogue", examples, seed, op=name, device=device) for name in names]
     if mode in ("composed", "all"):
-        full, rest = divmod(examples, CHUNK)
-        sizes = [CHUNK] * full + ([rest] if rest else [])
+        full, rest = divmod(examples, chunk_size)
+        sizes = [chunk_size] * full + ([rest] if rest else [])
         chunks += [Chunk("composed", n, seed * 100003 + k, max_ops=max_ops, device=device) for k, n in enumerate(sizes)]
     return chunks
 
@@ -116,6 +117,8 @@ def _explore(strategy, budget: int, seed: int, result: ChunkResult, state: dict,
         record = _record(verdict, chunk, known)
         if state["counting"]:
             result.records.append(record)
+            if record["status"] == "known" and record["known"] not in result.known_examples:
+                result.known_examples[record["known"]] = {**record, "verdict": verdict.to_dict(), "explanation": verdict.explain()}
             if len(result.records) % CLEAR_JAX_EVERY == 0:
                 _clear_jax_caches()
         if record["status"] == "unexplained":

@@ -1,0 +1,117 @@
+"""The report: model (heat map, matricised Jacobian), writers, and a real browser."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+
+import pytest
+import torch
+
+import vjpcheck
+from vjpcheck.report import build_model, record_from_verdict, write_reports
+
+
+class PairSwap(torch.autograd.Function):
+    """y = x * [2, 3] on a 1×2 input; the backward scales with the wrong entries."""
+
+    @staticmethod
+    def forward(ctx, x):
+        return x * torch.tensor([[2.0, 3.0]], dtype=x.dtype)
+
+    @staticmethod
+    def backward(ctx, g):
+        return g * torch.tensor([[3.0, 2.0]], dtype=g.dtype)
+
+
+def _failing_record():
+    x = torch.tensor([[0.5, -1.0]], dtype=torch.float64)
+    verdict = vjpcheck.check_vjp(PairSwap.apply, x, oracles=["finite_differences", "torch.backward"])
+    assert verdict.status == "mismatch"
+    return record_from_verdict(verdict, "tests/x.py::test_pair")
+
+
+def test_discrepancy_view_explains_the_jacobian_reshape():
+    model = build_model([_failing_record()])
+    (d,) = model.discrepancies
+    jac = d["jacobian"]
+    assert (jac["m"], jac["n"]) == (2, 2)
+    assert "(1, 2, 1, 2)" in jac["explain"][0] and "2×2" in jac["explain"][0]
+    assert [r["values"] for r in jac["rows"]] == [["2", "0"], ["0", "3"]]
+    assert d["heatmaps"][0]["shape"] == [1, 2]
+    assert all(c["level"] >= 5 for c in d["heatmaps"][0]["grid"][0])  # both entries over tolerance
+    assert d["suspects"] == ["torch.backward"]
+    assert d["args"][0]["text"] and "0.5" in d["args"][0]["text"]
+
+
+def test_counts_by_framework_device_dtype_and_lost_records():
+    ok = {"test": "t::a", "kind": "verify", "function": "f", "framework": "torch", "device": "cpu", "dtype": "float32", "status": "pass", "count": 5,
+          "reasons": [], "known": None, "explanation": None, "detail": None, "worker": "gw0"}
+    model = build_model([ok, dict(ok, dtype="float64", count=2, worker="gw1"), dict(_failing_record(), worker="main")], worker_totals={"gw0": 5, "gw1": 3})
+    assert model.totals["pass"] == 7 and model.totals["mismatch"] == 1
+    rows = {(r["framework"], r["device"], r["dtype"]): r["counts"]["pass"] for r in model.matrix}
+    assert rows[("torch", "cpu", "float32")] == 5 and rows[("torch", "cpu", "float64")] == 2
+    assert model.problems == ["worker gw1 recorded 3 cases but 2 reached the controller"]
+    assert not model.clean
+
+
+def test_writers_make_self_contained_html_json_and_junit(tmp_path):
+    model, paths = write_reports([_failing_record()], str(tmp_path / "r.html"))
+    html = open(paths["html"]).read()
+    assert "http://" not in html and "https://" not in html and "<link" not in html  # no network at all
+    data = json.load(open(paths["json"]))
+    assert data["totals"]["mismatch"] == 1 and data["records"][0]["detail"]["case"]["args"][0]["shape"] == [1, 2]
+    junit = open(paths["junit"]).read()
+    assert junit.startswith("<?xml") and 'failures="1"' in junit
+
+
+def _browser():
+    """A headless Chromium through Selenium, or a reason why there is none."""
+    try:
+        from selenium import webdriver
+        from selenium.webdriver.chrome.options import Options
+        from selenium.webdriver.chrome.service import Service
+    except ImportError:
+        return None, "selenium is not installed (pip install selenium)"
+    binary = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+    driver = shutil.which("chromedriver")
+    if not binary or not driver:
+        return None, "no Chromium/ChromeDriver on this machine (Debian: apt-get install chromium chromium-driver)"
+    options = Options()
+    options.binary_location = binary
+    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1300,2400"):
+        options.add_argument(arg)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    return webdriver.Chrome(service=Service(driver), options=options), ""
+
+
+def test_report_in_a_real_browser(tmp_path):
+    model, paths = write_reports([_failing_record()], str(tmp_path / "r.html"))
+    browser, why = _browser()
+    if browser is None:
+        pytest.skip(why)
+    try:
+        from selenium.webdriver.common.by import By
+        from selenium.webdriver.support.ui import Select
+
+        browser.get("file://" + os.path.abspath(paths["html"]))
+        shot = str(tmp_path / "report.png")
+        assert browser.save_screenshot(shot) and os.path.getsize(shot) > 10_000
+        sections = browser.find_elements(By.CSS_SELECTOR, "section.discrepancy")
+        assert len(sections) == 1 and sections[0].is_displayed()
+        cells = browser.find_elements(By.CSS_SELECTOR, "table.heatmap td")
+        assert len(cells) == 2 and all("h" in c.get_attribute("class") for c in cells)
+        button = browser.find_element(By.CSS_SELECTOR, "button.copy")
+        assert button.is_displayed()
+        button.click()
+        assert browser.find_element(By.CSS_SELECTOR, ".copied").text in ("copied", "select the text and copy it")
+        # filters work offline: hiding mismatches hides the section
+        Select(browser.find_element(By.CSS_SELECTOR, "select[data-filter=status]")).select_by_visible_text("pass")
+        assert not sections[0].is_displayed()
+        # sorting by a column reorders without errors
+        browser.find_element(By.CSS_SELECTOR, "#records th.sortable").click()
+        errors = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
+        assert errors == []
+    finally:
+        browser.quit()

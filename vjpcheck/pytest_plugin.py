@@ -1,0 +1,291 @@
+"""pytest plugin: options, the ``vjp`` fixture, the ``vjpcheck`` marker, and reports.
+
+Registered through the ``pytest11`` entry point (and loadable with ``-p vjpcheck``).
+Every verdict a test produces through the fixture (pass, skip with reason, failure with
+its data) becomes a record attached to that test's report (``report.vjpcheck``, JSON
+text), so it reaches the pytest-xdist controller with the report; workers also send their
+totals through ``workeroutput`` and the controller checks that nothing was lost. Only the
+controller writes the report (HTML, JSON and JUnit XML), once, at the end of the session.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any, Callable
+
+import pytest
+
+from .report.records import dumps, record_from_summary, record_from_verdict
+
+#: (name, flag, metavar, help): each also an ini key ``vjpcheck_<name>``
+OPTIONS = (
+    ("report", "--vjpcheck-report", "PATH", "write the HTML report to PATH (JSON and JUnit XML beside it)"),
+    ("devices", "--vjpcheck-devices", "LIST", "devices to check on, comma-separated: cpu,cuda (default: cpu, plus cuda when available)"),
+    ("frameworks", "--vjpcheck-frameworks", "LIST", "frameworks to check, comma-separated: torch,jax (checks of others skip)"),
+    ("max_examples", "--vjpcheck-max-examples", "N", "Hypothesis examples per verify() call"),
+    ("seed", "--vjpcheck-seed", "N", "fix Hypothesis' seed for every verify() call"),
+)
+KNOWN_DEVICES = ("cpu", "cuda")
+KNOWN_FRAMEWORKS = ("torch", "jax")
+_RECORDS = pytest.StashKey[list]()
+_STATE = pytest.StashKey["Collector"]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("vjpcheck", "gradient verification (vjpcheck)")
+    for name, flag, metavar, text in OPTIONS:
+        group.addoption(flag, dest=f"vjpcheck_{name}", metavar=metavar, default=None, help=f"{text} [ini: vjpcheck_{name}]")
+        parser.addini(f"vjpcheck_{name}", text, default=None)
+    group.addoption("--vjpcheck-title", dest="vjpcheck_title", default=None, help="title of the HTML report")
+
+
+class Settings:
+    """The session's vjpcheck options, validated (a bad value is a usage error naming it)."""
+
+    def __init__(self, config: pytest.Config):
+        def get(name: str):
+            value = config.getoption(f"vjpcheck_{name}")
+            return value if value is not None else config.getini(f"vjpcheck_{name}")
+
+        self.report: str | None = get("report") or None
+        self.devices = _names(get("devices"), KNOWN_DEVICES, "--vjpcheck-devices")
+        self.frameworks = _names(get("frameworks"), KNOWN_FRAMEWORKS, "--vjpcheck-frameworks")
+        self.max_examples = _positive(get("max_examples"), "--vjpcheck-max-examples")
+        seed = get("seed")
+        try:
+            self.seed = int(seed) if seed not in (None, "") else None
+        except ValueError:
+            raise pytest.UsageError(f"--vjpcheck-seed: expected an integer, got {seed!r}") from None
+        self.title = config.getoption("vjpcheck_title") or "vjpcheck report"
+
+
+def _names(value, allowed, flag) -> list[str] | None:
+    if value in (None, ""):
+        return None
+    names = [v.strip() for v in str(value).split(",") if v.strip()]
+    bad = [n for n in names if n.split(":")[0] not in allowed]
+    if not names or bad:
+        raise pytest.UsageError(f"{flag}: expected a comma-separated list of {', '.join(allowed)}, got {value!r}")
+    return names
+
+
+def _positive(value, flag) -> int | None:
+    if value in (None, ""):
+        return None
+    try:
+        n = int(value)
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise pytest.UsageError(f"{flag}: expected a positive integer, got {value!r}")
+    return n
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "vjpcheck(**options): per-test vjpcheck settings for the vjp fixture: max_examples, devices, "
+        "frameworks, seed, and any verify()/check_vjp() option (rtol, order, oracles, …)",
+    )
+    collector = Collector(Settings(config), worker=hasattr(config, "workerinput"))
+    config.stash[_STATE] = collector
+    config.pluginmanager.register(collector, "vjpcheck-collector")
+
+
+class Collector:
+    """Receives records with test reports; on the controller, writes the report."""
+
+    def __init__(self, settings: Settings, worker: bool):
+        self.settings = settings
+        self.worker = worker
+        self.records: list[dict] = []
+        self.seen: set = set()
+        self.worker_totals: dict = {}
+        self.paths: dict = {}
+        self.model = None
+        self.error = ""
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_makereport(self, item: pytest.Item, call):
+        outcome = yield
+        report = outcome.get_result()
+        if call.when == "call":
+            records = item.stash.get(_RECORDS, [])
+            if records:
+                report.vjpcheck = dumps(records)  # serialised with the report by xdist
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        text = getattr(report, "vjpcheck", None)
+        if not text or report.when != "call":
+            return
+        key = (report.nodeid, getattr(report, "node", None) and report.node.gateway.id)
+        if key in self.seen:  # a report delivered twice must not count twice
+            return
+        self.seen.add(key)
+        self.records.extend(json.loads(text))
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_testnodedown(self, node, error) -> None:
+        """pytest-xdist (controller): a worker's own totals, to check nothing was lost."""
+        output = getattr(node, "workeroutput", None) or {}
+        if "vjpcheck" in output:
+            self.worker_totals[node.gateway.id] = json.loads(output["vjpcheck"])["cases"]
+
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        if self.worker:
+            cases = sum(r["count"] for r in self.records)
+            session.config.workeroutput["vjpcheck"] = json.dumps({"cases": cases, "records": len(self.records)})
+            return
+        if not self.settings.report:
+            return
+        from .report import write_reports
+
+        meta = {"pytest exit status": int(session.exitstatus)}
+        try:
+            self.model, self.paths = write_reports(self.records, self.settings.report, title=self.settings.title, worker_totals=self.worker_totals, meta=meta)
+        except Exception as exc:  # the session's results stand; the failure to write them is loud
+            self.error = f"could not write the report {self.settings.report}: {type(exc).__name__}: {exc}"
+            session.exitstatus = pytest.ExitCode.INTERNAL_ERROR
+
+    def pytest_terminal_summary(self, terminalreporter) -> None:
+        if self.worker or not (self.records or self.paths or self.error):
+            return
+        totals: dict = {}
+        for r in self.records:
+            totals[r["status"]] = totals.get(r["status"], 0) + r["count"]
+        terminalreporter.section("vjpcheck")
+        terminalreporter.write_line("cases: " + ", ".join(f"{k} {v}" for k, v in sorted(totals.items())))
+        if self.model is not None and self.model.problems:
+            for p in self.model.problems:
+                terminalreporter.write_line(f"problem: {p}", red=True)
+        if self.error:
+            terminalreporter.write_line(f"vjpcheck: {self.error}", red=True)
+        for kind, path in self.paths.items():
+            terminalreporter.write_line(f"{kind} report: {os.path.abspath(path)}")
+
+
+class VJP:
+    """The ``vjp`` fixture: :func:`vjpcheck.verify` / :func:`vjpcheck.check_vjp` with the
+    session's and the test's settings, each verdict recorded against the test id."""
+
+    def __init__(self, request: pytest.FixtureRequest):
+        self._node = request.node
+        self._settings: Settings = request.config.stash[_STATE].settings
+        marker = request.node.get_closest_marker("vjpcheck")
+        self._marker: dict = dict(marker.kwargs) if marker else {}
+        if marker and marker.args:
+            raise pytest.UsageError(f"{request.node.nodeid}: @pytest.mark.vjpcheck takes keyword options only, got {marker.args!r}")
+        request.node.stash.setdefault(_RECORDS, [])
+
+    @property
+    def records(self) -> list[dict]:
+        """What this test recorded so far."""
+        return self._node.stash[_RECORDS]
+
+    def _options(self, options: dict) -> tuple[dict, list[str] | None, list[str] | None]:
+        merged = {**self._marker, **options}
+        devices = merged.pop("devices", None) or self._settings.devices
+        frameworks = merged.pop("frameworks", None) or self._settings.frameworks
+        return merged, _usable_devices(devices), frameworks
+
+    def _skip_if_excluded(self, fn: Callable, framework: str | None, frameworks, devices) -> str:
+        from .verifier import infer_framework
+
+        framework = framework or infer_framework(fn) or "unknown"
+        reason = ""
+        if frameworks and framework not in frameworks:
+            reason = f"vjpcheck: {framework} is not among the frameworks to check ({', '.join(frameworks)})"
+        elif devices == []:
+            reason = "vjpcheck: none of the requested devices is available here (no CUDA device)"
+        if reason:
+            self.records.append(_skip_record(self._node.nodeid, fn, framework, reason))
+            pytest.skip(reason)
+        return framework
+
+    def verify(self, fn: Callable, *arg_specs: Any, **options: Any):
+        """:func:`vjpcheck.verify`, recorded; raises :class:`vjpcheck.VJPMismatch` with the
+        minimal failing case."""
+        from .api import VJPMismatch
+        from .verifier import verify
+
+        opts, devices, frameworks = self._options(options)
+        self._skip_if_excluded(fn, opts.get("framework"), frameworks, devices)
+        if self._settings.max_examples is not None:
+            opts.setdefault("max_examples", self._settings.max_examples)
+        if self._settings.seed is not None:
+            opts.setdefault("seed", self._settings.seed)
+        try:
+            summary = verify(fn, *arg_specs, devices=devices, **opts)
+        except VJPMismatch as failure:
+            partial = getattr(failure, "summary", None)
+            if partial is not None:  # the passing examples before the failure; not the shrink attempts
+                self.records.extend(r for r in record_from_summary(partial, self._node.nodeid) if r["status"] in ("pass", "skipped"))
+            self.records.append(record_from_verdict(failure.verdict, self._node.nodeid, kind="verify"))
+            raise
+        self.records.extend(record_from_summary(summary, self._node.nodeid))
+        return summary
+
+    def check(self, fn: Callable, *args: Any, **options: Any):
+        """:func:`vjpcheck.check_vjp` on concrete arguments, recorded; raises
+        :class:`vjpcheck.VJPMismatch` unless the verdict passes or is skipped."""
+        from .api import VJPMismatch, check_vjp
+
+        opts, devices, frameworks = self._options(options)
+        opts.pop("max_examples", None)  # a verify() setting
+        self._skip_if_excluded(fn, opts.get("framework"), frameworks, devices)
+        verdict = check_vjp(fn, *args, **opts)
+        self.records.append(record_from_verdict(verdict, self._node.nodeid, kind="check"))
+        if verdict.overall_status in ("mismatch", "error"):
+            raise VJPMismatch(verdict)
+        return verdict
+
+    def record(self, record: dict) -> None:
+        """Add a ready-made record (used by the built-in checks of ``vjpcheck run``)."""
+        self.records.append(record)
+
+
+@pytest.fixture
+def vjp(request: pytest.FixtureRequest) -> VJP:
+    """Check custom backward rules: ``vjp.verify(fn, tensor("m,n"))``, ``vjp.check(fn, x)``.
+    Settings: ``@pytest.mark.vjpcheck(...)`` on the test, then the command line / ini."""
+    return VJP(request)
+
+
+def _usable_devices(devices: list[str] | None) -> list[str] | None:
+    """The requested devices that exist here ([] when none does; None: no restriction)."""
+    if devices is None:
+        return None
+    usable = []
+    for d in devices:
+        if d.startswith("cuda"):
+            try:
+                import torch
+
+                if not torch.cuda.is_available():
+                    continue
+            except ImportError:
+                continue
+        usable.append(d)
+    return usable
+
+
+def _skip_record(test: str, fn: Callable, framework: str, reason: str) -> dict:
+    from .case import function_name
+    from .report.records import worker_id
+
+    return {
+        "test": test,
+        "kind": "skip",
+        "function": function_name(fn),
+        "framework": framework,
+        "device": "-",
+        "dtype": "-",
+        "status": "skipped",
+        "count": 1,
+        "reasons": [reason],
+        "known": None,
+        "explanation": None,
+        "detail": None,
+        "worker": worker_id(),
+    }

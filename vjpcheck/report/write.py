@@ -1,0 +1,51 @@
+"""Write a report three ways: self-contained HTML (Jinja2), JSON, JUnit XML."""
+
+from __future__ import annotations
+
+import json
+import os
+
+from .junit import junit_xml
+from .model import ReportModel, build_model
+from .records import STATUSES, _default
+
+TEMPLATE = "report.html.j2"
+
+
+def render_html(model: ReportModel) -> str:
+    """One HTML file: inline CSS and JavaScript, no network, filters and sorting offline."""
+    try:
+        import jinja2
+    except ImportError as exc:  # a clear error, not a traceback deep in a hook
+        raise RuntimeError("the HTML report needs Jinja2: pip install jinja2 (or vjpcheck[test])") from exc
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(os.path.join(os.path.dirname(__file__), "templates")),
+        autoescape=jinja2.select_autoescape(["html", "j2"]),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    facets = {key: sorted({r[key] for r in model.records}) for key in ("framework", "device", "dtype")}
+    return env.get_template(TEMPLATE).render(model=model, statuses=STATUSES, facets=facets)
+
+
+def sibling_paths(html_path: str) -> dict:
+    """reports/x.html → {"html": …, "json": reports/x.json, "junit": reports/x.junit.xml}."""
+    stem = html_path[:-5] if html_path.endswith(".html") else html_path
+    return {"html": html_path, "json": stem + ".json", "junit": stem + ".junit.xml"}
+
+
+def write_reports(records: list[dict], html_path: str, title: str = "vjpcheck report", worker_totals: dict | None = None, meta: dict | None = None) -> tuple[ReportModel, dict]:
+    """Build the model and write HTML, JSON and JUnit next to each other; returns the
+    model and the paths written."""
+    model = build_model(records, title=title, worker_totals=worker_totals, meta=meta)
+    paths = sibling_paths(html_path)
+    folder = os.path.dirname(os.path.abspath(html_path))
+    os.makedirs(folder, exist_ok=True)
+    with open(paths["html"], "w", encoding="utf-8") as fh:
+        fh.write(render_html(model))
+    with open(paths["json"], "w", encoding="utf-8") as fh:
+        json.dump(model.to_dict(), fh, default=_default, indent=1)
+    with open(paths["junit"], "w", encoding="utf-8") as fh:
+        fh.write(junit_xml(model))
+    return model, paths

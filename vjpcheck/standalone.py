@@ -1,0 +1,94 @@
+"""``vjpcheck run``: the built-in checks (op catalogue + random programs) on the installed
+frameworks and devices, through pytest and pytest-xdist, with an HTML/JSON/JUnit report.
+
+The plan (chunks of the catalogue and of random programs per device, and a deadline) is
+written to a JSON file; pytest runs ``vjpcheck/selftest/test_builtin.py`` over it with
+``-n WORKERS`` in an isolated root (the caller's pytest configuration does not apply), the
+plugin collects every record on the controller and writes the reports once.
+Exit codes: 0 clean, 1 discrepancies, 2 usage or configuration error.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import sys
+import tempfile
+import time
+
+COMPOSED_CHUNK = 25  # random programs per test: small enough to spread over workers
+
+
+def default_devices() -> list[str]:
+    """cpu, plus cuda when PyTorch sees a GPU."""
+    try:
+        import torch
+
+        return ["cpu", "cuda"] if torch.cuda.is_available() else ["cpu"]
+    except ImportError:
+        return ["cpu"]
+
+
+def build_plan(examples_per_op: int, programs: int, devices: list[str], seed: int, time_budget: float, ops: list[str] | None = None) -> dict:
+    from .programs import run as program_run
+
+    chunks = []
+    for device in devices:
+        if examples_per_op:
+            chunks += program_run.plan("catalogue", examples_per_op, seed, ops=ops, device=device)
+        if programs:
+            chunks += program_run.plan("composed", programs, seed, device=device, chunk_size=COMPOSED_CHUNK)
+    entries = []
+    for k, c in enumerate(chunks):
+        ident = f"{c.mode}-{c.device}-{c.op}" if c.mode == "catalogue" else f"{c.mode}-{c.device}-{k:04d}"
+        entries.append({**dataclasses.asdict(c), "id": ident, "test": f"vjpcheck run::{ident}"})
+    return {"chunks": entries, "deadline": time.time() + time_budget, "created": time.time()}
+
+
+def run(examples_per_op: int = 3, programs: int = 200, devices: list[str] | None = None, workers: str = "auto", seed: int = 0, time_budget: float = 600.0, report: str = os.path.join("reports", "vjpcheck.html"), ops: list[str] | None = None, quiet: bool = False) -> int:
+    """Run the built-in checks; returns the exit code (0 clean, 1 discrepancies, 2 usage)."""
+    import pytest
+
+    from . import selftest
+
+    devices = devices or default_devices()
+    plan = build_plan(examples_per_op, programs, devices, seed, time_budget, ops)
+    if not plan["chunks"]:
+        print("vjpcheck run: nothing to run (no examples and no programs)", file=sys.stderr)
+        return 2
+    with tempfile.TemporaryDirectory(prefix="vjpcheck-run-") as tmp:
+        plan_path = os.path.join(tmp, "plan.json")
+        with open(plan_path, "w", encoding="utf-8") as fh:
+            json.dump(plan, fh)
+        ini = os.path.join(tmp, "pytest.ini")
+        with open(ini, "w", encoding="utf-8") as fh:
+            fh.write("[pytest]\n")
+        tests = os.path.join(os.path.dirname(selftest.__file__), "test_builtin.py")
+        report = os.path.abspath(report)
+        args = [
+            tests, "-c", ini, "--rootdir", tmp, "-p", "vjpcheck", "-p", "no:cacheprovider",
+            "-n", "0" if str(workers) == "1" else str(workers),
+            "--vjpcheck-report", report, "--vjpcheck-title", "vjpcheck run: built-in checks",
+            "-W", "ignore", "-o", "console_output_style=progress", "-q" if not quiet else "-qq",
+            "--tb=line",
+        ]
+        os.environ["VJPCHECK_RUN_PLAN"] = plan_path
+        print(f"vjpcheck run: {len(plan['chunks'])} chunks ({examples_per_op} examples per op, {programs} programs, devices {', '.join(devices)}), "
+              f"workers {workers}, time budget {time_budget:g}s", flush=True)
+        try:
+            code = int(pytest.main(args))
+        finally:
+            os.environ.pop("VJPCHECK_RUN_PLAN", None)
+    from .report.write import sibling_paths
+
+    paths = sibling_paths(report)
+    exists = os.path.exists(paths["html"])
+    if exists:
+        print(f"vjpcheck run: report {paths['html']} (JSON {paths['json']}, JUnit {paths['junit']})")
+    if code == 0 and exists:
+        return 0
+    if code == 1:
+        return 1
+    print(f"vjpcheck run: pytest ended with exit status {code}", file=sys.stderr)
+    return 2
