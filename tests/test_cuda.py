@@ -180,3 +180,32 @@ def test_programs_device_flag_without_cuda_is_a_usage_error(capsys, tmp_path):
         pytest.skip("a CUDA device is present")
     assert main(["programs", "--device", "cuda", "--programs", "1", "--mode", "composed", "--report", str(tmp_path / "p.json")]) == 2
     assert "no CUDA device" in capsys.readouterr().err
+
+
+@requires_cuda
+def test_plugin_on_cuda_reports_the_device(tmp_path):
+    import json
+    import os
+
+    from test_plugin import make_project, run_pytest
+
+    root = make_project(tmp_path / "p")
+    result = run_pytest(root, "-n", "2", "--vjpcheck-devices", "cuda", "--vjpcheck-seed", "0", "--vjpcheck-report", "r.html")
+    assert result.returncode == 1, result.stdout[-3000:]
+    report = json.load(open(os.path.join(root, "r.json")))
+    failing = [r for r in report["records"] if r["status"] == "mismatch"]
+    assert failing and failing[0]["device"].startswith("cuda")
+    assert {r["device"] for r in report["records"] if r["kind"] == "verify"} <= {"cuda:0"}
+
+
+@requires_cuda
+def test_run_command_on_cuda(tmp_path):
+    import json
+
+    from vjpcheck.cli import main
+
+    report = str(tmp_path / "run.html")
+    code = main(["run", "--devices", "cuda", "--examples-per-op", "1", "--programs", "10", "--ops", "sin,matmul,softmax", "--workers", "2", "--report", report])
+    data = json.load(open(report[:-5] + ".json"))
+    assert code == 0, data["totals"]
+    assert {r["device"] for r in data["records"]} == {"cuda"}

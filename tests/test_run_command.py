@@ -13,7 +13,7 @@ from vjpcheck.cli import main
 
 def test_run_exits_0_and_prints_the_report(tmp_path):
     report = tmp_path / "reports" / "vjpcheck.html"
-    cmd = [sys.executable, "-m", "vjpcheck", "run", "--examples-per-op", "1", "--programs", "10", "--ops", "sin,matmul,cumsum",
+    cmd = [sys.executable, "-m", "vjpcheck", "run", "--examples-per-op", "1", "--programs", "10", "--ops", "sin,matmul,cumsum", "--devices", "cpu",
            "--workers", "2", "--report", str(report)]
     result = subprocess.run(cmd, capture_output=True, text=True, timeout=600, cwd=tmp_path)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]

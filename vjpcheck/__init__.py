@@ -9,8 +9,6 @@ Public API::
 
 from __future__ import annotations
 
-import sys as _sys
-
 from . import strategies
 from .api import VJPMismatch, assert_vjp, check_vjp
 from .oracles import ORACLE_NAMES
@@ -19,8 +17,16 @@ from .verifier import Summary, verify
 
 __version__ = "0.1.0"
 
-if "pytest" in _sys.modules:  # `pytest -p vjpcheck` registers this package as the plugin
-    from .pytest_plugin import pytest_addoption, pytest_configure, vjp  # noqa: F401
+#: ``pytest -p vjpcheck`` registers this package as the plugin: its hooks and fixture are
+#: served lazily from ``vjpcheck.pytest_plugin`` (importing vjpcheck never imports pytest)
+_PLUGIN_ATTRIBUTES = ("pytest_addoption", "pytest_configure", "vjp")
+
+
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_PLUGIN_ATTRIBUTES))
+
 
 __all__ = [
     "check_vjp",
@@ -36,9 +42,14 @@ __all__ = [
 ]
 
 
-def __getattr__(name):  # torch imported only when a reproducer asks for make_tensor
+def __getattr__(name: str):
+    """Lazy attributes: ``make_tensor`` (imports torch) and the pytest plugin's hooks."""
     if name == "make_tensor":
         from .frameworks.torch_backend import make_tensor
 
         return make_tensor
+    if name in _PLUGIN_ATTRIBUTES:
+        from . import pytest_plugin
+
+        return getattr(pytest_plugin, name)
     raise AttributeError(f"module 'vjpcheck' has no attribute {name!r}")
