@@ -22,8 +22,6 @@ __version__ = "0.1.0"
 _PLUGIN_ATTRIBUTES = ("pytest_addoption", "pytest_configure", "vjp")
 
 
-
-
 def __dir__() -> list[str]:
     return sorted(set(globals()) | set(_PLUGIN_ATTRIBUTES))
 

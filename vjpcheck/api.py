@@ -8,8 +8,8 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from .case import Case, ForwardError, build_case, flatten_outputs, function_name
-from .numeric import rounding_unit
 from .compare import case_rtol, compare_projection, compare_vectors
+from .numeric import rounding_unit
 from .oracles import OracleContext, default_oracles, make_oracles
 from .oracles.base import same_values
 from .records import ERROR_FINDINGS, VALUE_FINDINGS, Finding, OracleResult
@@ -365,10 +365,9 @@ def _shared_device(backend, device: str) -> str:
 
 def _reference_outputs(case: Case, reference: Callable) -> list[np.ndarray] | str:
     """The NumPy reference's forward values on the case's arguments (a message if it raised)."""
-    args = [a if values is None else np.array(values, copy=True) for a, values in zip(case.args, case.arg_values)]
     try:
         with np.errstate(all="ignore"):
-            return [np.asarray(o) for o in flatten_outputs(reference(*args))]
+            return [np.asarray(o) for o in flatten_outputs(reference(*case.numpy_args()))]
     except Exception as exc:  # the user's reference: a finding, not a crash
         return f"the reference raised {type(exc).__name__}: {exc}"
 

@@ -82,6 +82,11 @@ class Case:
     def fresh_cotangents(self) -> list:
         return [None if c is None else self.backend.copy(c) for c in self.cotangents]
 
+    def numpy_args(self) -> list:
+        """The arguments for a NumPy implementation: copies of the array values
+        (float64/complex128), other arguments as given."""
+        return [a if values is None else np.array(values, copy=True) for a, values in zip(self.args, self.arg_values)]
+
     def substitute(self, args: Sequence, wrt_values: Sequence) -> list:
         out = list(args)
         for i, value in zip(self.wrt, wrt_values):

@@ -16,7 +16,8 @@ from typing import Any, Callable
 
 import pytest
 
-from .report.records import dumps, record_from_summary, record_from_verdict
+from .case import function_name
+from .report.records import dumps, make_record, record_from_summary, record_from_verdict
 
 #: (name, flag, metavar, help): each also an ini key ``vjpcheck_<name>``
 OPTIONS = (
@@ -199,7 +200,7 @@ class VJP:
         elif devices == []:
             reason = "vjpcheck: none of the requested devices is available here (no CUDA device)"
         if reason:
-            self.records.append(_skip_record(self._node.nodeid, fn, framework, reason))
+            self.records.append(make_record(self._node.nodeid, function_name(fn), framework, "skipped", kind="skip", reasons=[reason]))
             pytest.skip(reason)
         return framework
 
@@ -268,24 +269,3 @@ def _usable_devices(devices: list[str] | None) -> list[str] | None:
                 continue
         usable.append(d)
     return usable
-
-
-def _skip_record(test: str, fn: Callable, framework: str, reason: str) -> dict:
-    from .case import function_name
-    from .report.records import worker_id
-
-    return {
-        "test": test,
-        "kind": "skip",
-        "function": function_name(fn),
-        "framework": framework,
-        "device": "-",
-        "dtype": "-",
-        "status": "skipped",
-        "count": 1,
-        "reasons": [reason],
-        "known": None,
-        "explanation": None,
-        "detail": None,
-        "worker": worker_id(),
-    }

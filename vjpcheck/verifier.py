@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
-import dataclasses
 import time
 from collections import Counter
 from dataclasses import dataclass, field

@@ -96,10 +96,10 @@ class Evaluator:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             out = self._batch(stacked)
-        if hasattr(out, "device") and str(out.device) == "cpu" and hasattr(out, "numpy"):
+        if not isinstance(out, np.ndarray) and str(out.device) == "cpu":
             out = out.numpy()  # CPU tensors: NumPy is the faster for the statistics (measured)
-        if isinstance(out, np.ndarray) or not hasattr(out, "device"):
-            out = np.asarray(out).astype(self.out_dtype, copy=False)
+        if isinstance(out, np.ndarray):  # GPU tensors stay where they are, in the target dtype
+            out = out.astype(self.out_dtype, copy=False)
         out = out[:count]
         if out.shape[0] != count:
             raise ValueError(f"the batched call returned {out.shape[0]} rows for {count} points")
@@ -208,7 +208,7 @@ def _torch_batched(case: Case, ref_args, out_dtype):
     device = case.device if case.device.startswith("cuda") else "cpu"
     if device != "cpu":  # the other array arguments, widened, on the GPU
         ref_args = [
-            a.detach().to(dtype=torch.complex128 if a.is_complex() else torch.float64) if info is not None and a.is_floating_point() or (info is not None and a.is_complex()) else a
+            a.detach().to(dtype=torch.complex128 if a.is_complex() else torch.float64) if info is not None and (a.is_floating_point() or a.is_complex()) else a
             for a, info in zip(case.args, case.arg_infos)
         ]
 
@@ -272,8 +272,7 @@ def _jax_calls(case: Case, ref_args, out_dtype):
 def _numpy_single(case: Case, reference: Callable):
     """Evaluate a NumPy implementation in float64/complex128 (the ``reference=`` option)."""
     diff = case.output_differentiable
-    args = [None if info is None else np.asarray(values, dtype=np.complex128 if np.iscomplexobj(values) else np.float64) for values, info in zip(case.arg_values, case.arg_infos)]
-    args = [a if arr is None else arr for a, arr in zip(case.args, args)]
+    args = case.numpy_args()
 
     def evaluate(values):
         with np.errstate(all="ignore"):

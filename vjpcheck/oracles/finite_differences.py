@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..numeric import random_like
 from ..records import OracleResult, Projection
 from .base import Oracle, OracleContext, OracleUnavailable
 from .fd_evaluate import Evaluator, build_evaluator
@@ -209,7 +210,7 @@ def _rows(x, mask: np.ndarray):
 
 def _full(problem: _Problem, case, ctx: OracleContext, result: OracleResult) -> None:
     x0 = problem.x0
-    arg_of, index_of, comp_of = _directions(x0)
+    arg_of, index_of, comp_of, part = _directions(x0)
     D, m = arg_of.size, problem.f0.size
     if D == 0:  # empty inputs: vᵀJ is empty, nothing to perturb
         result.grads = [np.zeros(p.shape, dtype=p.dtype) for p in x0]
@@ -219,8 +220,6 @@ def _full(problem: _Problem, case, ctx: OracleContext, result: OracleResult) -> 
         result.finite_required = [np.ones(p.shape, dtype=bool) for p in x0]
         ctx.nonsmooth = result.nonsmooth
         return
-    flat = [p.reshape(-1) for p in x0]
-    part = np.array([flat[a][k].imag if c else flat[a][k].real for a, k, c in zip(arg_of, index_of, comp_of)], dtype=np.float64)
     base = np.abs(part)
     h0 = BASE_STEP * np.maximum(base, MIN_SCALE)
     keep_columns = D * m <= JACOBIAN_MAX_ENTRIES
@@ -279,7 +278,7 @@ def _full(problem: _Problem, case, ctx: OracleContext, result: OracleResult) -> 
     status[np.isin(status, (KINK, JUMP)) & (out["gap2"] <= floor + out["noise2"])] = OK
     status[(status == NO_CONVERGENCE) & (errors <= CONVERGENCE * np.maximum(scales, floor * 1e6))] = OK
 
-    joint = _joint_smoothness(problem, arg_of, index_of, comp_of, status, estimates, errors, scales, ctx)
+    joint = _joint_smoothness(problem, arg_of, index_of, comp_of, base, status, estimates, errors, scales, ctx)
     _assemble(result, case, problem, arg_of, index_of, comp_of, status, estimates, errors, scales, joint)
     real = all(not np.iscomplexobj(p) for p in x0) and problem.f0.dtype != np.complex128
     if keep_columns and real:
@@ -288,20 +287,23 @@ def _full(problem: _Problem, case, ctx: OracleContext, result: OracleResult) -> 
 
 
 def _directions(x0):
-    """(argument, flat index, component 0 real / 1 imaginary) of every real coordinate."""
-    arg_of, index_of, comp_of = [], [], []
+    """(argument, flat index, component 0 real / 1 imaginary) of every real coordinate,
+    and its value (the real or the imaginary part of the entry)."""
+    arg_of, index_of, comp_of, part = [], [], [], []
     for a, p in enumerate(x0):
         n = p.size
         if np.iscomplexobj(p):
             arg_of.append(np.full(2 * n, a))
             index_of.append(np.repeat(np.arange(n), 2))
             comp_of.append(np.tile([0, 1], n))
+            part.append(np.stack([p.real, p.imag], axis=-1).reshape(-1))
         else:
             arg_of.append(np.full(n, a))
             index_of.append(np.arange(n))
             comp_of.append(np.zeros(n, dtype=int))
-    cat = lambda parts: np.concatenate(parts).astype(np.int64) if parts else np.zeros(0, np.int64)  # noqa: E731
-    return cat(arg_of), cat(index_of), cat(comp_of)
+            part.append(p.reshape(-1))
+    cat = lambda parts, dtype: np.concatenate(parts).astype(dtype) if parts else np.zeros(0, dtype)  # noqa: E731
+    return cat(arg_of, np.int64), cat(index_of, np.int64), cat(comp_of, np.int64), cat(part, np.float64)
 
 
 def _coordinate_chunk(problem: _Problem, arg_of, index_of, comp_of, h) -> dict:
@@ -369,7 +371,7 @@ _REASON = {
 JOINT_DIRECTIONS = 2
 
 
-def _joint_smoothness(problem, arg_of, index_of, comp_of, status, estimates, errors, scales, ctx) -> str:
+def _joint_smoothness(problem, arg_of, index_of, comp_of, base, status, estimates, errors, scales, ctx) -> str:
     """Test differentiability along random joint directions d (smooth coordinates only).
 
     Partial derivatives can all exist where f is not differentiable: the median of equal
@@ -381,8 +383,6 @@ def _joint_smoothness(problem, arg_of, index_of, comp_of, status, estimates, err
     smooth = status == OK
     if not np.any(smooth):
         return ""
-    part = np.array([x0[a].reshape(-1)[k] for a, k in zip(arg_of, index_of)])
-    base = np.abs(np.where(comp_of == 1, np.imag(part), np.real(part)))
     directions = []
     for _ in range(JOINT_DIRECTIONS):
         coefficient = np.where(smooth, BASE_STEP * np.maximum(base, MIN_SCALE) * rng.standard_normal(status.size), 0.0)
@@ -420,8 +420,6 @@ def _joint_smoothness(problem, arg_of, index_of, comp_of, status, estimates, err
 
 def _probe(problem: _Problem, case, ctx: OracleContext, result: OracleResult, n_coords: int) -> None:
     """⟨v, J u⟩ for ``ctx.probes`` random directions u (Richardson along u)."""
-    from ..numeric import random_like
-
     x0 = problem.x0
     rng = ctx.rng(PROBE_SALT)
     tangents = [[random_like(rng, p.shape, np.iscomplexobj(p)) for p in x0] for _ in range(ctx.probes)]

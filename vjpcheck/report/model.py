@@ -116,7 +116,7 @@ def discrepancy_view(record: dict, index: int) -> dict:
         "known": record.get("known"),
         "title": f"{record['function']} — {record['status']}" + (f" (known: {record['known']})" if record.get("known") else ""),
         "findings": detail.get("findings", []),
-        "suspects": detail.get("suspects") or _suspects(detail),
+        "suspects": detail.get("suspects", []),
         "args": [_array_view(a) for a in case.get("args", [])],
         "cotangents": [_array_view(c) for c in case.get("cotangents", []) if c],
         "outputs": case.get("outputs", []),
@@ -129,18 +129,6 @@ def discrepancy_view(record: dict, index: int) -> dict:
         "reproducer": detail.get("reproducer", ""),
         "notes": detail.get("notes", []),
     }
-
-
-def _suspects(detail: dict) -> list[str]:
-    blamed = Counter()
-    for c in detail.get("comparisons", []):
-        if not c.get("passed"):
-            blamed[c["got"]] += 1
-            blamed[c["expected"]] += 1
-    for f in detail.get("findings", []):
-        if f.get("oracle"):
-            blamed[f["oracle"]] += 1
-    return [name for name, _ in blamed.most_common(3)]
 
 
 def _array_view(a: dict) -> dict:

@@ -27,60 +27,58 @@ def worker_id() -> str:
     return os.environ.get("PYTEST_XDIST_WORKER", "main")
 
 
-def record_from_verdict(verdict, test: str, kind: str = "check", status: str | None = None, known: str | None = None, with_detail: bool | None = None) -> dict:
-    """One record for one verdict; ``detail`` (the full verdict) for discrepancies."""
-    data = verdict.to_dict()
-    status = status or verdict.overall_status
-    device, dtype = case_key(data.get("case", {}))
-    keep = status in DISCREPANCIES if with_detail is None else with_detail
+def make_record(test: str, function: str, framework: str, status: str, *, kind: str, device: str = "-", dtype: str = "-", count: int = 1,
+                reasons=(), known: str | None = None, explanation: str | None = None, detail: dict | None = None) -> dict:
+    """A record: who produced it, what was checked, the verdict, and for discrepancies
+    the whole verdict as ``detail``."""
     return {
         "test": test,
         "kind": kind,
-        "function": verdict.function,
-        "framework": verdict.framework,
+        "function": function,
+        "framework": framework,
         "device": device,
         "dtype": dtype,
         "status": status,
-        "count": 1,
-        "reasons": list(verdict.reasons)[:3],
+        "count": int(count),
+        "reasons": list(reasons),
         "known": known,
-        "explanation": verdict.explain() if keep else None,
-        "detail": data if keep else None,
+        "explanation": explanation,
+        "detail": detail,
         "worker": worker_id(),
     }
+
+
+def record_from_verdict(verdict, test: str, kind: str = "check") -> dict:
+    """One record for one verdict; ``detail`` (the full verdict) for discrepancies only."""
+    status = verdict.overall_status
+    device, dtype = case_key(verdict.case)
+    keep = status in DISCREPANCIES
+    return make_record(
+        test, verdict.function, verdict.framework, status, kind=kind, device=device, dtype=dtype,
+        reasons=list(verdict.reasons)[:3],
+        explanation=verdict.explain() if keep else None,
+        detail=verdict.to_dict() if keep else None,
+    )
 
 
 def record_from_summary(summary, test: str, kind: str = "verify") -> list[dict]:
     """Grouped records for the examples :func:`vjpcheck.verify` checked (one per
     device × dtype × verdict), with the skip reasons."""
-    out = []
-    for (device, dtype, status), count in sorted(summary.breakdown.items()):
-        out.append(
-            {
-                "test": test,
-                "kind": kind,
-                "function": summary.function,
-                "framework": summary.framework,
-                "device": device,
-                "dtype": dtype,
-                "status": status,
-                "count": int(count),
-                "reasons": [r for r, _ in summary.skip_reasons.most_common(3)] if status == "skipped" else [],
-                "known": None,
-                "explanation": None,
-                "detail": None,
-                "worker": worker_id(),
-            }
+    return [
+        make_record(
+            test, summary.function, summary.framework, status, kind=kind, device=device, dtype=dtype, count=count,
+            reasons=[r for r, _ in summary.skip_reasons.most_common(3)] if status == "skipped" else [],
         )
-    return out
+        for (device, dtype, status), count in sorted(summary.breakdown.items())
+    ]
 
 
 def dumps(records: list[dict]) -> str:
     """JSON text of records (NumPy scalars and non-finite floats handled)."""
-    return json.dumps(records, default=_default, allow_nan=True)
+    return json.dumps(records, default=json_default, allow_nan=True)
 
 
-def _default(obj: Any):
+def json_default(obj: Any):
     if isinstance(obj, np.generic):
         return obj.item()
     if isinstance(obj, np.ndarray):

@@ -7,7 +7,7 @@ import os
 
 from .junit import junit_xml
 from .model import ReportModel, build_model
-from .records import STATUSES, _default
+from .records import STATUSES, json_default
 
 TEMPLATE = "report.html.j2"
 
@@ -45,7 +45,7 @@ def write_reports(records: list[dict], html_path: str, title: str = "vjpcheck re
     with open(paths["html"], "w", encoding="utf-8") as fh:
         fh.write(render_html(model))
     with open(paths["json"], "w", encoding="utf-8") as fh:
-        json.dump(model.to_dict(), fh, default=_default, indent=1)
+        json.dump(model.to_dict(), fh, default=json_default, indent=1)
     with open(paths["junit"], "w", encoding="utf-8") as fh:
         fh.write(junit_xml(model))
     return model, paths

@@ -35,34 +35,35 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 def test_builtin(chunk: dict, vjp) -> None:
     from vjpcheck.programs import run as program_run
-    from vjpcheck.report.records import worker_id
+    from vjpcheck.report.records import make_record
 
     fields = {k: chunk[k] for k in ("mode", "examples", "seed", "op", "max_ops", "device")}
     name = chunk["op"] if chunk["mode"] == "catalogue" else "composed programs"
-    base = {"test": chunk["test"], "kind": chunk["mode"], "framework": "torch+jax", "device": chunk["device"], "worker": worker_id()}
+
+    def record(function, status, **more):
+        vjp.record(make_record(chunk["test"], function, "torch+jax", status, kind=chunk["mode"], device=chunk["device"], **more))
+
     if time.time() > _plan()["deadline"]:
         reason = "vjpcheck run: time budget exhausted before this chunk"
-        vjp.record({**base, "function": name, "dtype": "-", "status": "skipped", "count": chunk["examples"], "reasons": [reason], "known": None, "explanation": None, "detail": None})
+        record(name, "skipped", count=chunk["examples"], reasons=[reason])
         pytest.skip(reason)
     result = program_run.run_chunk(program_run.Chunk(**fields))
     groups: Counter = Counter()
     reasons: dict = {}
     for r in result.records:
-        status = "mismatch" if r["status"] == "unexplained" else r["status"]
-        key = (name, ",".join(r["dtypes"]) or "-", status, r.get("known"))
+        key = (",".join(r["dtypes"]) or "-", "mismatch" if r["status"] == "unexplained" else r["status"], r.get("known"))
         groups[key] += 1
         if r.get("reason"):
             reasons.setdefault(key, r["reason"])
-    for (function, dtype, status, known), count in sorted(groups.items(), key=str):
-        vjp.record({**base, "function": function, "dtype": dtype, "status": status, "count": count, "reasons": [reasons[(function, dtype, status, known)]] if (function, dtype, status, known) in reasons else [], "known": known, "explanation": None, "detail": None})
+    for (dtype, status, known), count in sorted(groups.items(), key=str):
+        record(name, status, dtype=dtype, count=count, known=known, reasons=[reasons[(dtype, status, known)]] if (dtype, status, known) in reasons else [])
+    # one full verdict per known difference and per unexplained one (count 0: counted above)
     for example in list(result.known_examples.values()) + result.failures:
         status = "known" if example["status"] == "known" else "mismatch"
-        vjp.record(
-            {**base, "function": example["program"], "dtype": ",".join(example["dtypes"]) or "-", "status": status, "count": 0,
-             "reasons": [], "known": example.get("known"), "explanation": example["explanation"], "detail": example["verdict"]}
-        )
+        record(example["program"], status, dtype=",".join(example["dtypes"]) or "-", count=0, known=example.get("known"),
+               explanation=example["explanation"], detail=example["verdict"])
     for error in result.generation_errors:
-        vjp.record({**base, "function": name, "dtype": "-", "status": "error", "count": 1, "reasons": [error[:300]], "known": None, "explanation": error, "detail": None})
+        record(name, "error", reasons=[error[:300]], explanation=error)
     if result.failures or result.generation_errors:
         first = result.failures[0]["explanation"] if result.failures else result.generation_errors[0]
         pytest.fail(f"{len(result.failures)} unexplained discrepanc(y/ies), {len(result.generation_errors)} generation error(s); first:\n{first}", pytrace=False)
