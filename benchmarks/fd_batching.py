@@ -13,7 +13,7 @@ import torch
 
 import vjpcheck
 from vjpcheck.oracles import finite_differences as fd_module
-from vjpcheck.oracles.fd_evaluate import build_evaluator
+from vjpcheck.oracles.finite_differences.evaluate import build_evaluator
 
 
 def fd_seconds(x, batch: bool) -> float:

@@ -5,7 +5,7 @@ import json
 import numpy as np
 import torch
 
-from vjpcheck.bench import bench_function, bench_programs, exact_vjp
+from vjpcheck.cli.bench import bench_function, bench_programs, exact_vjp
 from vjpcheck.cli import main
 
 

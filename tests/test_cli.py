@@ -1,29 +1,42 @@
-"""The command line: exit codes, report file, usage errors."""
+"""The command line: usage errors (exit 2, naming the flag) and the module entry points."""
 
-import json
 import subprocess
 import sys
+
+import pytest
 
 from vjpcheck.cli import main
 
 
-def test_selfcheck_writes_report_and_exits_clean(tmp_path, capsys):
-    report = tmp_path / "out" / "selfcheck.json"
-    code = main(["selfcheck", "--cases", "12", "--seed", "3", "--report", str(report), "--quiet"])
-    out = capsys.readouterr().out
-    assert code == 0, out
-    data = json.loads(report.read_text())
-    assert data["cases"] == 12 and sum(data["counts"].values()) == 12
-    assert data["counts"].get("mismatch", 0) == 0 and data["counts"].get("error", 0) == 0
-    assert f"report: {report}" in out
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["programs", "--per-op", "0"], "--per-op: value must be a positive int, got 0"),
+        (["programs", "--ops", ",,,"], "--ops: expected a comma-separated list of names"),
+        (["programs", "--seed", "-1"], "--seed: value must be a non-negative int, got -1"),
+        (["run", "--time-budget", "nan"], "--time-budget: value must be a finite number, got nan"),
+        (["run", "--time-budget", "0"], "--time-budget: value must be > 0"),
+        (["run", "--ops", ""], "--ops: expected a comma-separated list of names"),
+        (["run", "--workers", "0"], "--workers: value must be a positive int, got 0"),
+        (["run", "--devices", "tpu"], "--devices: expected a comma-separated list of cpu, cuda"),
+        (["bench", "--sizes", "4,-1"], "--sizes: value must be a positive int, got -1"),
+        (["bench", "--program-seconds", "-1"], "--program-seconds: value must be >= 0"),
+        (["selfcheck"], "invalid choice: 'selfcheck'"),
+        (["frobnicate"], "invalid choice"),
+    ],
+)
+def test_usage_errors_exit_2_and_name_the_flag(argv, message, capsys):
+    assert main(argv) == 2
+    assert message in capsys.readouterr().err
 
 
-def test_usage_error_exit_code_2(capsys):
-    assert main(["selfcheck", "--cases", "0"]) == 2
-    assert "positive integer" in capsys.readouterr().err
-    assert main(["frobnicate"]) == 2
+def test_unknown_op_is_a_usage_error(tmp_path, capsys):
+    assert main(["run", "--ops", "sin,nope", "--report", str(tmp_path / "r.html")]) == 2
+    assert "unknown op(s) ['nope']" in capsys.readouterr().err
 
 
-def test_module_entry_point_help():
-    done = subprocess.run([sys.executable, "-m", "vjpcheck", "--help"], capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0 and "selfcheck" in done.stdout
+@pytest.mark.parametrize("module", ["vjpcheck", "vjpcheck.cli"])
+def test_module_entry_points(module):
+    done = subprocess.run([sys.executable, "-m", module, "--help"], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "{run,programs,bench}" in done.stdout

@@ -94,8 +94,8 @@ def test_device_dependent_bug_is_caught_by_the_cpu_comparison():
 
 @requires_cuda
 def test_float32_tolerance_without_tf32_is_float32s():
-    from vjpcheck.case import build_case
-    from vjpcheck.compare import RTOL, RTOL_TF32, case_rtol
+    from vjpcheck._engine.case import build_case
+    from vjpcheck._engine.tolerance import RTOL, RTOL_TF32, case_rtol
 
     case = build_case(torch.sin, (torch.randn(3, device="cuda"),))
     old = (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32, torch.get_float32_matmul_precision())
@@ -165,7 +165,7 @@ def test_cpu_cases_do_not_run_the_device_comparison():
 def test_random_programs_on_cuda():
     """The built-in programs with every lowering on the GPU (JAX's too, when it has one),
     compared with finite differences of NumPy and with the same backward on the CPU."""
-    from vjpcheck.programs import run as program_run
+    from vjpcheck.programs import runner as program_run
 
     chunks = program_run.plan("composed", 40, seed=5, device="cuda")
     result = program_run.run_chunk(chunks[0])

@@ -123,7 +123,7 @@ def test_batched_fd_equals_point_by_point(name, fn, args, monkeypatch):
     torch.manual_seed(0)
     batched = _fd(fn, *args)
     assert batched.evaluations <= 5  # f0, one batch, its validation, the joint test
-    from vjpcheck.oracles import fd_evaluate
+    from vjpcheck.oracles.finite_differences import evaluate as fd_evaluate
 
     real_build = fd_evaluate.build_evaluator
     monkeypatch.setattr(
@@ -170,8 +170,8 @@ def test_unbatchable_functions_fall_back_to_a_loop(fn):
 
 def test_batched_values_are_validated_against_the_plain_call():
     """A function whose batched path silently differs is caught and evaluated point by point."""
-    from vjpcheck.case import build_case
-    from vjpcheck.oracles.fd_evaluate import build_evaluator
+    from vjpcheck._engine.case import build_case
+    from vjpcheck.oracles.finite_differences.evaluate import build_evaluator
 
     case = build_case(torch.sin, (torch.tensor([0.1, 0.2], dtype=torch.float64),))
     evaluator = build_evaluator(case)

@@ -9,7 +9,7 @@ import torch
 
 import planted_torch
 import vjpcheck
-from vjpcheck.probability import detectable_error, miss_probability
+from vjpcheck._engine.probe import detectable_error, miss_probability
 
 
 def test_miss_probability_is_the_gaussian_small_ball():

@@ -14,7 +14,7 @@ from planted_ops import planted
 from vjpcheck.frameworks.jax_backend import x64
 from vjpcheck.programs import DOMAINS, OPS, Program, op_cases, programs
 from vjpcheck.programs import known as known_differences
-from vjpcheck.programs import run as program_run
+from vjpcheck.programs import runner as program_run
 from vjpcheck.programs.check import check_program
 
 FAST = settings(max_examples=6, database=None, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))

@@ -10,16 +10,16 @@ Public API::
 from __future__ import annotations
 
 from . import strategies
-from .api import VJPMismatch, assert_vjp, check_vjp
+from ._engine.check import VJPMismatch, assert_vjp, check_vjp
 from .oracles import ORACLE_NAMES
-from .verdict import Verdict
-from .verifier import Summary, verify
+from ._engine.verdict import Verdict
+from ._engine.sweep import Summary, verify
 
 __version__ = "0.1.0"
 
 #: ``pytest -p vjpcheck`` registers this package as the plugin: its hooks and fixture are
 #: served lazily from ``vjpcheck.pytest_plugin`` (importing vjpcheck never imports pytest)
-_PLUGIN_ATTRIBUTES = ("pytest_addoption", "pytest_configure", "vjp")
+_PLUGIN_ATTRIBUTES = ("pytest_addoption", "pytest_configure", "pytest_report_header", "vjp")
 
 
 def __dir__() -> list[str]:

@@ -1,3 +1,5 @@
+"""``python -m vjpcheck``: the same commands as ``vjpcheck``."""
+
 import sys
 
 from .cli import main

@@ -10,22 +10,25 @@ controller writes the report (HTML, JSON and JUnit XML), once, at the end of the
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 from typing import Any, Callable
 
 import pytest
 
-from .case import function_name
-from .report.records import dumps, make_record, record_from_summary, record_from_verdict
+from ._engine.case import function_name
+from ._engine.validate import argparse_type, check_int, check_positive_int
+from .report.record import dumps, make_record, record_from_summary, record_from_verdict
 
-#: (name, flag, metavar, help): each also an ini key ``vjpcheck_<name>``
+#: (name, flag, metavar, help, converter): each also an ini key ``vjpcheck_<name>``; the
+#: converter validates the flag (argparse ``type=``) and the ini value alike
 OPTIONS = (
-    ("report", "--vjpcheck-report", "PATH", "write the HTML report to PATH (JSON and JUnit XML beside it)"),
-    ("devices", "--vjpcheck-devices", "LIST", "devices to check on, comma-separated: cpu,cuda (default: cpu, plus cuda when available)"),
-    ("frameworks", "--vjpcheck-frameworks", "LIST", "frameworks to check, comma-separated: torch,jax (checks of others skip)"),
-    ("max_examples", "--vjpcheck-max-examples", "N", "Hypothesis examples per verify() call"),
-    ("seed", "--vjpcheck-seed", "N", "fix Hypothesis' seed for every verify() call"),
+    ("report", "--vjpcheck-report", "PATH", "write the HTML report to PATH (JSON and JUnit XML beside it)", None),
+    ("devices", "--vjpcheck-devices", "LIST", "devices to check on, comma-separated: cpu,cuda (default: cpu, plus cuda when available)", None),
+    ("frameworks", "--vjpcheck-frameworks", "LIST", "frameworks to check, comma-separated: torch,jax (checks of others skip)", None),
+    ("max_examples", "--vjpcheck-max-examples", "N", "Hypothesis examples per verify() call", argparse_type(check_positive_int, int)),
+    ("seed", "--vjpcheck-seed", "N", "fix Hypothesis' seed for every verify() call", argparse_type(check_int, int)),
 )
 KNOWN_DEVICES = ("cpu", "cuda")
 KNOWN_FRAMEWORKS = ("torch", "jax")
@@ -35,8 +38,9 @@ _STATE = pytest.StashKey["Collector"]()
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("vjpcheck", "gradient verification (vjpcheck)")
-    for name, flag, metavar, text in OPTIONS:
-        group.addoption(flag, dest=f"vjpcheck_{name}", metavar=metavar, default=None, help=f"{text} [ini: vjpcheck_{name}]")
+    for name, flag, metavar, text, convert in OPTIONS:
+        extra = {"type": convert} if convert else {}
+        group.addoption(flag, dest=f"vjpcheck_{name}", metavar=metavar, default=None, help=f"{text} [ini: vjpcheck_{name}]", **extra)
         parser.addini(f"vjpcheck_{name}", text, default=None)
     group.addoption("--vjpcheck-title", dest="vjpcheck_title", default=None, help="title of the HTML report")
 
@@ -52,12 +56,8 @@ class Settings:
         self.report: str | None = get("report") or None
         self.devices = _names(get("devices"), KNOWN_DEVICES, "--vjpcheck-devices")
         self.frameworks = _names(get("frameworks"), KNOWN_FRAMEWORKS, "--vjpcheck-frameworks")
-        self.max_examples = _positive(get("max_examples"), "--vjpcheck-max-examples")
-        seed = get("seed")
-        try:
-            self.seed = int(seed) if seed not in (None, "") else None
-        except ValueError:
-            raise pytest.UsageError(f"--vjpcheck-seed: expected an integer, got {seed!r}") from None
+        self.max_examples = _converted(get("max_examples"), "max_examples")
+        self.seed = _converted(get("seed"), "seed")
         self.title = config.getoption("vjpcheck_title") or "vjpcheck report"
 
 
@@ -71,16 +71,27 @@ def _names(value, allowed, flag) -> list[str] | None:
     return names
 
 
-def _positive(value, flag) -> int | None:
-    if value in (None, ""):
-        return None
+def _converted(value, name: str):
+    """A flag's value (already converted by argparse) or an ini value (converted here)."""
+    if value in (None, "") or not isinstance(value, str):
+        return value if value != "" else None
+    flag, convert = next((flag, convert) for n, flag, _, _, convert in OPTIONS if n == name)
     try:
-        n = int(value)
-    except ValueError:
-        n = 0
-    if n < 1:
-        raise pytest.UsageError(f"{flag}: expected a positive integer, got {value!r}")
-    return n
+        return convert(value)
+    except argparse.ArgumentTypeError as exc:
+        raise pytest.UsageError(f"{flag} (ini vjpcheck_{name}): {exc}") from None
+
+
+def pytest_report_header(config: pytest.Config) -> str | None:
+    """What reruns a failure the same way, as pytest-randomly prints its seed."""
+    state = config.stash.get(_STATE, None)
+    if state is None:
+        return None
+    settings = state.settings
+    seed = settings.seed if settings.seed is not None else "random (set --vjpcheck-seed to fix it)"
+    devices = ",".join(settings.devices) if settings.devices else "cpu (+cuda when available)"
+    frameworks = ",".join(settings.frameworks) if settings.frameworks else "torch,jax"
+    return f"vjpcheck: devices={devices}, frameworks={frameworks}, seed={seed}"
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -191,7 +202,7 @@ class VJP:
         return merged, _usable_devices(devices), frameworks
 
     def _skip_if_excluded(self, fn: Callable, framework: str | None, frameworks, devices) -> str:
-        from .verifier import infer_framework
+        from ._engine.sweep import infer_framework
 
         framework = framework or infer_framework(fn) or "unknown"
         reason = ""
@@ -207,8 +218,9 @@ class VJP:
     def verify(self, fn: Callable, *arg_specs: Any, **options: Any):
         """:func:`vjpcheck.verify`, recorded; raises :class:`vjpcheck.VJPMismatch` with the
         minimal failing case."""
-        from .api import VJPMismatch
-        from .verifier import verify
+        __tracebackhide__ = True
+        from ._engine.check import VJPMismatch
+        from ._engine.sweep import verify
 
         opts, devices, frameworks = self._options(options)
         self._skip_if_excluded(fn, opts.get("framework"), frameworks, devices)
@@ -230,7 +242,8 @@ class VJP:
     def check(self, fn: Callable, *args: Any, **options: Any):
         """:func:`vjpcheck.check_vjp` on concrete arguments, recorded; raises
         :class:`vjpcheck.VJPMismatch` unless the verdict passes or is skipped."""
-        from .api import VJPMismatch, check_vjp
+        __tracebackhide__ = True
+        from ._engine.check import VJPMismatch, check_vjp
 
         opts, devices, frameworks = self._options(options)
         opts.pop("max_examples", None)  # a verify() setting

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 
@@ -37,32 +37,56 @@ class ArrayInfo:
         }
 
 
-class Backend(Protocol):
-    """Conversion and bookkeeping for one framework."""
+class Backend:
+    """Conversion and bookkeeping for one framework: everything that differs between
+    PyTorch and JAX outside the oracles lives behind these methods."""
 
-    name: str
+    name: str = ""
 
-    def is_array(self, obj: Any) -> bool: ...
+    @property
+    def twin_framework(self) -> str:
+        """The other framework, where a twin implementation of a function runs."""
+        return "jax" if self.name == "torch" else "torch"
 
-    def info(self, obj: Any) -> ArrayInfo: ...
+    def is_array(self, obj: Any) -> bool:
+        raise NotImplementedError
+
+    def info(self, obj: Any) -> ArrayInfo:
+        raise NotImplementedError
 
     def to_numpy(self, obj: Any) -> np.ndarray:
         """Values as float64/complex128 (or the integer/bool dtype) NumPy, on the CPU."""
+        raise NotImplementedError
 
     def copy(self, obj: Any) -> Any:
         """A copy with the same values, dtype, device and memory layout."""
+        raise NotImplementedError
 
     def from_numpy(self, values: np.ndarray, dtype: str, device: str) -> Any:
         """A new contiguous array of ``dtype`` on ``device``."""
+        raise NotImplementedError
 
     def to_reference(self, obj: Any) -> Any:
         """The same values widened to float64/complex128 on the CPU (finite differences)."""
+        raise NotImplementedError
 
     def precision(self, infos) -> Any:
         """Context manager for calls on arrays described by ``infos`` (JAX: local x64)."""
+        raise NotImplementedError
 
     def restore(self, obj: Any, values: np.ndarray) -> None:
         """Write ``values`` back into ``obj`` in place (after a detected mutation)."""
+        raise NotImplementedError
+
+    def shared_device(self, device: str) -> str:
+        """``device`` when this framework can use it too (a GPU for both), else the CPU."""
+        if device == "cpu":
+            return device
+        try:
+            self.from_numpy(np.zeros(1), "float32", device)
+            return device
+        except Exception:  # this framework has no such device here
+            return "cpu"
 
 
 def layout_name(shape: tuple[int, ...], strides: tuple[int, ...], offset: int) -> str:

@@ -8,7 +8,7 @@ from typing import Any
 import jax
 import numpy as np
 
-from .base import ArrayInfo
+from .base import ArrayInfo, Backend
 
 
 def x64():
@@ -42,7 +42,7 @@ def _dtype_name(dtype) -> str:
     return "bfloat16" if name == "bfloat16" else name
 
 
-class JaxBackend:
+class JaxBackend(Backend):
     name = "jax"
 
     def is_array(self, obj: Any) -> bool:

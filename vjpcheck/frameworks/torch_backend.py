@@ -8,8 +8,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..numeric import is_complex_dtype
-from .base import ArrayInfo, layout_name
+from .._engine.numeric import is_complex_dtype
+from .base import ArrayInfo, Backend, layout_name
 
 _DTYPE_NAMES = {
     torch.float64: "float64",
@@ -33,7 +33,7 @@ def dtype_name(dtype: torch.dtype) -> str:
     return _DTYPE_NAMES.get(dtype) or str(dtype).replace("torch.", "")
 
 
-class TorchBackend:
+class TorchBackend(Backend):
     name = "torch"
 
     def is_array(self, obj: Any) -> bool:

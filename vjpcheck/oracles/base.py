@@ -14,9 +14,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..case import Case
-from ..numeric import abs_inner, random_like, real_inner
-from ..records import Finding, OracleResult, Projection
+from .._engine.case import Case
+from .._engine.options import DEFAULTS, CheckOptions
+from .._engine.numeric import abs_inner, random_like, real_inner
+from .._engine.results import Finding, OracleResult, Projection
 
 
 class OracleUnavailable(Exception):
@@ -25,20 +26,15 @@ class OracleUnavailable(Exception):
 
 @dataclass
 class OracleContext:
-    """Shared state of one check: options and what earlier oracles learnt."""
+    """One check's options, and what earlier oracles learnt (finite differences' mask of
+    non-smooth input entries, which forward mode's tangents avoid)."""
 
-    seed: int = 0
-    fd_max_coords: int = 4096
-    jacobian_max_rows: int = 1024
+    options: CheckOptions = DEFAULTS
     projections: int = 2  # forward-mode tangents per forward oracle
-    mode: str = "auto"  # finite differences: "full", "probe", or "auto" (probe above fd_max_coords)
-    probes: int = 3  # random directions in probe mode
-    fd_batch: bool = True  # evaluate perturbed points as vmapped batches
     nonsmooth: list[np.ndarray] | None = None  # set by finite differences
-    reference: object = None  # a NumPy implementation finite differences evaluate instead
 
     def rng(self, salt: int) -> np.random.Generator:
-        return np.random.default_rng([self.seed, salt])
+        return np.random.default_rng([self.options.seed, salt])
 
 
 class Oracle:
@@ -260,8 +256,8 @@ def any_complex(case: Case) -> bool:
 def require_jacobian_size(case: Case, ctx: OracleContext) -> None:
     """Explicit Jacobians cost one backward per output entry: refuse the too large and the empty."""
     rows = realified_size([i for i, d in zip(case.output_infos, case.output_differentiable) if d])
-    if rows > ctx.jacobian_max_rows:
-        raise OracleUnavailable(f"{rows} output entries: above jacobian_max_rows={ctx.jacobian_max_rows}")
+    if rows > ctx.options.jacobian_max_rows:
+        raise OracleUnavailable(f"{rows} output entries: above jacobian_max_rows={ctx.options.jacobian_max_rows}")
     if rows == 0 or realified_size(case.wrt_infos) == 0:
         raise OracleUnavailable("empty input or output: there is no Jacobian entry to build")
 

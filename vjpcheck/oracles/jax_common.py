@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import jax.numpy as jnp
 
-from ..case import Case
+from .._engine.case import Case
 
 
 def precision(case: Case):

@@ -6,7 +6,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ..records import OracleResult
+from .._engine.results import OracleResult
 from .base import (
     FreshInputs,
     Oracle,

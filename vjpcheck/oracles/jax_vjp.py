@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import jax
 
-from ..records import OracleResult
+from .._engine.results import OracleResult
 from .base import FreshInputs, Oracle, OracleContext
 from .jax_common import conj, kept_outputs, other_arrays, precision, run_compiled, stable_jit
 

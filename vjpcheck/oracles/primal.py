@@ -14,8 +14,8 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, Callable
 
-from ..case import Case
-from ..records import OracleResult
+from .._engine.case import Case
+from .._engine.results import OracleResult
 from .base import Oracle, OracleContext, OracleUnavailable
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from ..records import OracleResult
+from .._engine.results import OracleResult
 from .base import Oracle, OracleContext
 from .torch_common import canonical_grads, forward
 

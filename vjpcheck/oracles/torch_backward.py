@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import torch
 
-from ..records import Finding, OracleResult
+from .._engine.results import Finding, OracleResult
 from .base import Oracle, OracleContext
 from .torch_common import canonical_grads, forward
 

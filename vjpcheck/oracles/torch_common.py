@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ..case import Case
-from ..records import Finding, OracleResult
+from .._engine.case import Case
+from .._engine.results import Finding, OracleResult
 from .base import FreshInputs
 
 

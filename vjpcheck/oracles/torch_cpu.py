@@ -2,7 +2,7 @@
 
 The inputs and the cotangent are copied to the CPU in the case's own dtype and pulled back
 with ``torch.autograd.grad``. A GPU kernel whose backward disagrees with its CPU twin
-beyond the dtype's tolerance (TF32 included, see ``vjpcheck.compare``) is a finding. Its
+beyond the dtype's tolerance (TF32 included, see ``vjpcheck._engine.tolerance``) is a finding. Its
 rule differs from ``torch.backward``'s: devices may break ties differently at kinks.
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import torch
 
-from ..records import OracleResult
+from .._engine.results import OracleResult
 from .base import Oracle, OracleContext, OracleUnavailable
 from .torch_common import differentiable_pairs
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import torch.autograd.forward_ad as fwAD
 
-from ..records import OracleResult
+from .._engine.results import OracleResult
 from .base import FreshInputs, Oracle, OracleContext, draw_tangents, projection
 
 

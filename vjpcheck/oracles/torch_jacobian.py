@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ..records import OracleResult
+from .._engine.results import OracleResult
 from .base import (
     Oracle,
     OracleContext,

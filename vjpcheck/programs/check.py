@@ -5,8 +5,8 @@ from __future__ import annotations
 import dataclasses
 from typing import Sequence
 
-from ..api import check_vjp
-from ..verdict import Verdict
+from .._engine.check import check_vjp
+from .._engine.verdict import Verdict
 from .generate import ProgramCase
 
 #: every program is checked by these: PyTorch's backward and forward mode, JAX's VJP, and

@@ -77,10 +77,15 @@ def _size_ok(shape) -> bool:
 
 @st.composite
 def op_cases(draw, op: str | Op, dtype: str | None = None) -> ProgramCase:
-    """One op alone on fresh inputs drawn in its domain (the catalogue mode)."""
+    """One op alone on fresh inputs drawn in its domain (the catalogue mode).
+
+    The dtype is drawn among float64, float32 (the same op at the lower precision: PyTorch
+    and JAX each round their own way, finite differences stay in float64) and complex128,
+    as the op allows; ``dtype`` fixes it. Shrinks towards float64.
+    """
     spec = OPS[op] if isinstance(op, str) else op
     if dtype is None:
-        kinds = (["float64"] if spec.real_ok else []) + (["complex128"] if spec.complex_ok else [])
+        kinds = (["float64", "float32"] if spec.real_ok else []) + (["complex128"] if spec.complex_ok else [])
         dtype = draw(st.sampled_from(kinds))
     try:
         shapes = spec.operands(draw, draw_first(spec, draw))
@@ -95,10 +100,13 @@ def op_cases(draw, op: str | Op, dtype: str | None = None) -> ProgramCase:
     except NotApplicable:
         reject()
     program = Program([InputSpec(tuple(a.values.shape), a.dtype) for a in inputs], [Node(spec.name, tuple(range(spec.arity)), attrs)])
-    return ProgramCase(program, inputs, draw(vst.cotangent(out.shape, _dtype_of(out))))
+    return ProgramCase(program, inputs, draw(vst.cotangent(out.shape, _dtype_of(out, dtype))))
 
 
-def _dtype_of(values: np.ndarray) -> str:
+def _dtype_of(values: np.ndarray, precision: str = "float64") -> str:
+    """The dtype of ``values`` (computed in float64/complex128) at the inputs' precision."""
+    if precision in ("float32", "complex64"):
+        return "complex64" if np.iscomplexobj(values) else "float32"
     return "complex128" if np.iscomplexobj(values) else "float64"
 
 

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
-from ..records import ERROR_FINDINGS
-from ..verdict import Verdict
+from .._engine.results import ERROR_FINDINGS
+from .._engine.verdict import Verdict
 
 DEFAULT_FILE = Path(__file__).with_name("known_differences.toml")
 _FIELDS = {"id", "ops", "oracles", "dtypes", "kind", "reason", "link"}

@@ -5,7 +5,7 @@
 from __future__ import annotations
 
 from .model import ReportModel, build_model
-from .records import record_from_summary, record_from_verdict
+from .record import record_from_summary, record_from_verdict
 from .write import write_reports
 
 __all__ = ["ReportModel", "build_model", "record_from_summary", "record_from_verdict", "write_reports"]

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .records import DISCREPANCIES, STATUSES
+from .record import DISCREPANCIES, STATUSES
 
 MAX_ENTRIES = 64  # oracle results: entries listed per argument
 MAX_CELLS = 4096  # heat-map cells per argument

@@ -7,7 +7,7 @@ import os
 
 from .junit import junit_xml
 from .model import ReportModel, build_model
-from .records import STATUSES, json_default
+from .record import STATUSES, json_default
 
 TEMPLATE = "report.html.j2"
 

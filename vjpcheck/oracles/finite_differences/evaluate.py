@@ -18,8 +18,8 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from ..case import Case, flatten_outputs
-from ..numeric import rounding_unit
+from ..._engine.case import Case, flatten_outputs
+from ..._engine.numeric import rounding_unit
 
 #: largest number of array elements (inputs + outputs) one batched call may hold: about
 #: 8 MB of float64 on the CPU (measured fastest: the statistics stay in cache), 128 MB on a GPU
@@ -159,7 +159,7 @@ def _framework_evaluators(case: Case, out_dtype):
 
         no_grad = torch.no_grad
     else:
-        from ..frameworks.jax_backend import x64
+        from ...frameworks.jax_backend import x64
 
         no_grad = x64
 
@@ -233,8 +233,8 @@ def _jax_calls(case: Case, ref_args, out_dtype):
     import jax
     import jax.numpy as jnp
 
-    from ..frameworks.jax_backend import x64
-    from .jax_common import _trace_errors, other_arrays, stable_jit
+    from ...frameworks.jax_backend import x64
+    from ..jax_common import _trace_errors, other_arrays, stable_jit
 
     diff = case.output_differentiable
     compiled = stable_jit(case, "evaluate", lambda call_with: call_with)

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from ..verdict import case_key
+from .._engine.verdict import case_key
 
 STATUSES = ("pass", "skipped", "known", "mismatch", "error")
 DISCREPANCIES = ("mismatch", "error", "known")

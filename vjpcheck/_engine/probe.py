@@ -13,6 +13,8 @@ from __future__ import annotations
 import math
 from typing import Sequence
 
+import numpy as np
+
 #: the miss probability the verdict quotes an error size for
 QUOTED_MISS = 1e-6
 
@@ -44,3 +46,29 @@ def detectable_error(probes: Sequence[tuple[float, float]], miss: float = QUOTED
         if hi / lo < 1.0001:
             break
     return hi
+
+
+def probe_statement(results, comparisons) -> dict:
+    """Probe mode's guarantee: per vector oracle, the error size that escapes every random
+    probe with probability at most :data:`QUOTED_MISS`; empty when finite differences did
+    not run in probe mode."""
+    fd = next((r for r in results if r.name == "finite_differences" and r.ok and r.probe), None)
+    if fd is None:
+        return {}
+    per_oracle = {}
+    for r in results:
+        if not (r.ok and r.grads is not None):
+            continue
+        probes = [p for c in comparisons if c.kind == "projection" and c.expected == r.name for p in c.probes]
+        norm = float(np.sqrt(sum(float(np.sum(np.abs(g) ** 2)) for g in r.grads)))
+        size = detectable_error(probes)
+        per_oracle[r.name] = {"probes": len(probes), "error_norm": size, "relative": size / norm if norm > 0 else None, "norm": norm}
+    if not per_oracle:
+        return {}
+    name, worst = max(per_oracle.items(), key=lambda kv: kv[1]["error_norm"])
+    relative = f" ({worst['relative']:.2g} × ‖vᵀJ‖)" if worst["relative"] is not None else ""
+    statement = (
+        f"probe mode: an error Δ in {name}'s vᵀJ with ‖Δ‖ ≥ {worst['error_norm']:.3g}{relative} escapes all "
+        f"{worst['probes']} random probes with probability ≤ {QUOTED_MISS:g} (others: at least as likely caught)"
+    )
+    return {"miss_probability": QUOTED_MISS, "per_oracle": per_oracle, "statement": statement}

@@ -1,7 +1,7 @@
 """Built-in checks of the installed frameworks, one test per chunk of ``vjpcheck run``'s plan.
 
 Each test explores one chunk of the op catalogue or of random programs
-(``vjpcheck.programs.run``) and records its cases through the ``vjp`` fixture, grouped by
+(``vjpcheck.programs.runner``) and records its cases through the ``vjp`` fixture, grouped by
 op × device × dtype × verdict; the minimal case of an unexplained discrepancy (and one
 example of each known difference) carries the whole verdict. The plan (chunks and the
 time budget's deadline) comes from the JSON file named by ``VJPCHECK_RUN_PLAN``.
@@ -34,8 +34,8 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 
 def test_builtin(chunk: dict, vjp) -> None:
-    from vjpcheck.programs import run as program_run
-    from vjpcheck.report.records import make_record
+    from vjpcheck.programs import runner as program_run
+    from vjpcheck.report.record import make_record
 
     fields = {k: chunk[k] for k in ("mode", "examples", "seed", "op", "max_ops", "device")}
     name = chunk["op"] if chunk["mode"] == "catalogue" else "composed programs"

@@ -7,7 +7,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from .records import ERROR_FINDINGS, VALUE_FINDINGS, Comparison, Finding, OracleResult
+from .results import ERROR_FINDINGS, VALUE_FINDINGS, Comparison, Finding, OracleResult
 
 _PRECEDENCE = {"error": 3, "mismatch": 2, "skipped": 1, "pass": 0}
 

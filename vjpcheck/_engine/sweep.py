@@ -14,10 +14,12 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import seed as hypothesis_seed
 from hypothesis import strategies as st
 
-from .api import VJPMismatch, check_vjp
+from .check import VJPMismatch, check_with_options
 from .case import flatten_outputs, function_name
 from .numeric import is_differentiable_dtype
-from .strategies import COTANGENT_KINDS, LAYOUTS, DrawnArray, cotangent
+from .options import CheckOptions
+from .validate import check_positive_int
+from ..strategies import COTANGENT_KINDS, LAYOUTS, DrawnArray, cotangent
 from .verdict import case_key, reason_key
 
 DEFAULT_EXAMPLES = 100
@@ -169,6 +171,7 @@ def verify(
         a :class:`Summary`. Raises :class:`VJPMismatch` with the minimised failing case,
         the verdict and a reproducer when any example is a mismatch or an error.
     """
+    __tracebackhide__ = True  # pytest: the failure is the user's, not this frame's
     if not callable(fn):
         raise TypeError(f"fn must be callable, got {type(fn).__name__}")
     if not arg_specs:
@@ -176,14 +179,17 @@ def verify(
     framework = framework or infer_framework(fn)
     if framework not in ("torch", "jax"):
         raise ValueError(f"cannot tell whether {function_name(fn)} is PyTorch or JAX: pass framework='torch' or 'jax'")
-    if max_examples is not None and (not isinstance(max_examples, int) or max_examples < 1):
-        raise ValueError(f"max_examples must be a positive int, got {max_examples!r}")
-    if order not in (1, 2):
-        raise ValueError(f"order must be 1 or 2, got {order!r}")
+    if max_examples is not None:
+        check_positive_int("max_examples", max_examples)
+    # every option is validated now, not inside Hypothesis
+    unknown = sorted(set(check_options) - {f.name for f in dataclasses.fields(CheckOptions)})
+    if unknown:
+        raise TypeError(f"verify got unknown option(s) {unknown}; see vjpcheck.check_vjp for the options it passes on")
+    opts = CheckOptions(wrt=wrt, oracles=oracles, order=order, primal=primal, framework=framework, **check_options)
     if oracles is not None:
-        from .oracles import make_oracles
+        from ..oracles import make_oracles
 
-        make_oracles(oracles, framework)  # validate now, not inside Hypothesis
+        make_oracles(oracles, framework)
     if devices is not None:
         devices = list(devices)
         if not devices or not all(isinstance(d, str) for d in devices):
@@ -215,9 +221,7 @@ def verify(
         device = data.draw(st.sampled_from(devices), label="device") if devices else None
         args = [materialise(d, device) for d in drawn]
         v = _draw_cotangent(data, fn, args, framework, cotangent_kinds, cotangent_layouts)
-        verdict = check_vjp(
-            fn, *args, v=v, wrt=wrt, oracles=oracles, order=order, primal=primal, framework=framework, **check_options
-        )
+        verdict = check_with_options(fn, tuple(args), v, opts)
         summary.examples += 1
         status = verdict.overall_status
         summary.counts[status] += 1
@@ -251,7 +255,7 @@ def _shape_info(backend, leaf):
     if backend.is_array(leaf):
         return backend.info(leaf)
     if type(leaf).__name__ == "ShapeDtypeStruct":
-        from .frameworks.base import ArrayInfo
+        from ..frameworks.base import ArrayInfo
 
         name = leaf.dtype.name
         return ArrayInfo(shape=tuple(leaf.shape), dtype=name, device="cpu")
@@ -260,7 +264,7 @@ def _shape_info(backend, leaf):
 
 def _draw_cotangent(data, fn, args, framework, kinds, layouts):
     """Run the forward once for the output structure, then draw one cotangent per output."""
-    from .frameworks import backend_named
+    from ..frameworks import backend_named
 
     backend = backend_named(framework)
     infos = [backend.info(a) if backend.is_array(a) else None for a in args]

@@ -21,7 +21,7 @@ from hypothesis import HealthCheck, Phase, Verbosity, given, settings
 from hypothesis import seed as hypothesis_seed
 from hypothesis.errors import Unsatisfiable
 
-from ..verdict import reason_key
+from .._engine.verdict import reason_key
 from . import known as known_differences
 from .check import check_program
 from .generate import op_cases, programs

@@ -21,6 +21,8 @@ from typing import Callable
 
 import numpy as np
 
+from . import _common
+
 SIZES = (4, 64, 1024, 16384)
 WARM_UP = 5  # random programs checked before the clock starts
 #: slower methods are not timed above these sizes (their cost grows as n², minutes at 16384)
@@ -63,8 +65,8 @@ def bench_sizes(sizes=SIZES, repeat: int = 5, device: str = "cpu", budget: float
     import torch
     from jax.test_util import check_grads
 
-    from .api import check_vjp
-    from .frameworks.jax_backend import x64
+    from .._engine.check import check_vjp
+    from ..frameworks.jax_backend import x64
 
     f_torch, f_jax = bench_function(torch), bench_function(jnp)
     sync = _sync(device)
@@ -141,8 +143,8 @@ def bench_programs(seconds: float = 20.0, seed: int = 0, max_ops: int = 4) -> di
     from hypothesis import seed as hypothesis_seed
     from hypothesis import strategies as st
 
-    from .api import check_vjp
-    from .programs import programs
+    from .._engine.check import check_vjp
+    from ..programs import programs
 
     cases, generation = [], []
     deadline = time.perf_counter() + seconds / 3  # a third of the time drawing programs
@@ -266,3 +268,38 @@ def _programs_parallel(seconds: float, workers: int) -> dict:
         "generation_seconds_per_case": statistics.mean(p["generation_seconds_per_case"] for p in parts),
         "seconds_per_case": merged,
     }
+
+
+# ---- the command -----------------------------------------------------------------------
+
+
+def add_parser(sub):
+    be = sub.add_parser(
+        "bench",
+        help="time vjpcheck against gradcheck, check_grads and a bare forward+backward",
+        description=(
+            "In one process, on the same function and inputs: vjpcheck (full and probe mode) vs "
+            "torch.autograd.gradcheck (slow and fast mode), jax.test_util.check_grads and a bare "
+            "forward+backward, at each size; ratios printed, then random-program throughput."
+        ),
+    )
+    be.add_argument("--sizes", type=_common.sizes, default="4,64,1024,16384", help="comma-separated input sizes (default 4,64,1024,16384)")
+    be.add_argument("--repeat", type=_common.positive_int, default=5, help="timed runs per method (median; default 5)")
+    be.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default cpu)")
+    be.add_argument("--program-seconds", type=_common.nonnegative_seconds, default=20.0, help="seconds of random programs per worker (0: skip; default 20)")
+    be.add_argument("--workers", type=_common.positive_int, default=2, help="worker processes for the programs (default 2)")
+    be.add_argument("--report", default=os.path.join("reports", "bench.json"), help="JSON report path")
+    return be
+
+
+def main(args) -> int:
+    import sys
+
+    if args.device not in ("cpu", "cuda") and not args.device.startswith("cuda:"):
+        print(f"vjpcheck bench: --device must be cpu or cuda, got {args.device!r}", file=sys.stderr)
+        return 2
+    code = _common.prepare("bench", args.report) or _common.cuda_missing("bench", [args.device])
+    if code:
+        return code
+    run_bench(args.sizes, args.repeat, args.device, args.program_seconds, args.workers, args.report)
+    return 0

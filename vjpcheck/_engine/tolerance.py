@@ -31,7 +31,7 @@ import numpy as np
 
 from .case import Case
 from .numeric import TINY, abs_inner, format_index, real_inner
-from .records import Comparison, EntryError, Finding, OracleResult
+from .results import Comparison, EntryError, Finding, OracleResult
 
 RTOL = {
     "float64": 1e-10,

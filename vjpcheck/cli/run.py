@@ -2,7 +2,7 @@
 frameworks and devices, through pytest and pytest-xdist, with an HTML/JSON/JUnit report.
 
 The plan (chunks of the catalogue and of random programs per device, and a deadline) is
-written to a JSON file; pytest runs ``vjpcheck/selftest/test_builtin.py`` over it with
+written to a JSON file; pytest runs ``vjpcheck/cli/_builtin/test_builtin.py`` over it with
 ``-n WORKERS`` in an isolated root (the caller's pytest configuration does not apply), the
 plugin collects every record on the controller and writes the reports once.
 Exit codes: 0 clean, 1 discrepancies, 2 usage or configuration error.
@@ -10,12 +10,15 @@ Exit codes: 0 clean, 1 discrepancies, 2 usage or configuration error.
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import json
 import os
 import sys
 import tempfile
 import time
+
+from . import _common
 
 COMPOSED_CHUNK = 25  # random programs per test: small enough to spread over workers
 
@@ -31,7 +34,7 @@ def default_devices() -> list[str]:
 
 
 def build_plan(examples_per_op: int, programs: int, devices: list[str], seed: int, time_budget: float, ops: list[str] | None = None) -> dict:
-    from .programs import run as program_run
+    from ..programs import runner as program_run
 
     chunks = []
     for device in devices:
@@ -50,7 +53,7 @@ def run(examples_per_op: int = 3, programs: int = 200, devices: list[str] | None
     """Run the built-in checks; returns the exit code (0 clean, 1 discrepancies, 2 usage)."""
     import pytest
 
-    from . import selftest
+    from . import _builtin
 
     devices = devices or default_devices()
     plan = build_plan(examples_per_op, programs, devices, seed, time_budget, ops)
@@ -64,7 +67,7 @@ def run(examples_per_op: int = 3, programs: int = 200, devices: list[str] | None
         ini = os.path.join(tmp, "pytest.ini")
         with open(ini, "w", encoding="utf-8") as fh:
             fh.write("[pytest]\n")
-        tests = os.path.join(os.path.dirname(selftest.__file__), "test_builtin.py")
+        tests = os.path.join(os.path.dirname(_builtin.__file__), "test_builtin.py")
         report = os.path.abspath(report)
         args = [
             tests, "-c", ini, "--rootdir", tmp, "-p", "vjpcheck", "-p", "no:cacheprovider",
@@ -80,7 +83,7 @@ def run(examples_per_op: int = 3, programs: int = 200, devices: list[str] | None
             code = int(pytest.main(args))
         finally:
             os.environ.pop("VJPCHECK_RUN_PLAN", None)
-    from .report.write import sibling_paths
+    from ..report.write import sibling_paths
 
     paths = sibling_paths(report)
     exists = os.path.exists(paths["html"])
@@ -92,3 +95,52 @@ def run(examples_per_op: int = 3, programs: int = 200, devices: list[str] | None
         return 1
     print(f"vjpcheck run: pytest ended with exit status {code}", file=sys.stderr)
     return 2
+
+
+# ---- the command -----------------------------------------------------------------------
+
+
+def _workers(text: str) -> str:
+    """``auto`` or a positive number of pytest-xdist workers."""
+    return text if text == "auto" else str(_common.positive_int(text))
+
+
+def _devices(text: str) -> list[str]:
+    devices = _common.names(text)
+    bad = [d for d in devices if d not in ("cpu", "cuda")]
+    if bad:
+        raise argparse.ArgumentTypeError(f"expected a comma-separated list of cpu, cuda; got {text!r}")
+    return devices
+
+
+def add_parser(sub) -> argparse.ArgumentParser:
+    rn = sub.add_parser(
+        "run",
+        help="the built-in checks (op catalogue + random programs) on the installed frameworks and devices",
+        description=(
+            "Runs the op catalogue and random programs, PyTorch vs JAX vs finite differences (and CPU vs "
+            "CUDA on a GPU), as pytest tests spread over pytest-xdist workers, and writes an HTML report "
+            "(JSON and JUnit XML beside it). Exit 0 clean, 1 discrepancies, 2 usage/configuration error."
+        ),
+    )
+    rn.add_argument("--examples-per-op", type=_common.nonnegative_int, default=3, help="catalogue examples per op and device (default 3; 0 skips the catalogue)")
+    rn.add_argument("--programs", type=_common.nonnegative_int, default=200, help="random composed programs per device (default 200; 0 skips them)")
+    rn.add_argument("--devices", type=_devices, default=None, help="comma-separated: cpu,cuda (default: cpu, plus cuda when available)")
+    rn.add_argument("--workers", type=_workers, default="auto", help="pytest-xdist workers: a number or auto (default auto)")
+    rn.add_argument("--time-budget", type=_common.positive_seconds, default=600.0, help="seconds; chunks not started by then are skipped (default 600)")
+    rn.add_argument("--ops", type=_common.names, default=None, help="comma-separated op names for the catalogue (default all)")
+    rn.add_argument("--seed", type=_common.nonnegative_int, default=0, help="random seed (default 0)")
+    rn.add_argument("--report", default=os.path.join("reports", "vjpcheck.html"), help="HTML report path (default reports/vjpcheck.html)")
+    rn.add_argument("--quiet", action="store_true", help="less progress output")
+    return rn
+
+
+def main(args: argparse.Namespace) -> int:
+    code = (
+        _common.prepare("run", args.report)
+        or _common.cuda_missing("run", args.devices or [])
+        or _common.unknown_ops("run", args.ops)
+    )
+    if code:
+        return code
+    return run(args.examples_per_op, args.programs, args.devices, args.workers, args.seed, args.time_budget, args.report, args.ops, args.quiet)

@@ -17,7 +17,7 @@ Method, per real coordinate (complex inputs: the real and the imaginary part sep
   out-of-domain coordinates are *masked*: no oracle is compared with another there, except
   oracles that share one derivative rule (which must agree even at kinks).
 
-All 4n perturbed points are evaluated as batches (``fd_evaluate``): one vmapped call per
+All 4n perturbed points are evaluated as batches (``finite_differences.evaluate``): one vmapped call per
 chunk instead of a Python loop per coordinate, and the statistics above are computed for
 all coordinates of a chunk at once.
 
@@ -33,10 +33,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..numeric import random_like
-from ..records import OracleResult, Projection
-from .base import Oracle, OracleContext, OracleUnavailable
-from .fd_evaluate import Evaluator, build_evaluator
+from ..._engine.numeric import random_like
+from ..._engine.results import OracleResult, Projection
+from ..base import Oracle, OracleContext, OracleUnavailable
+from .evaluate import Evaluator, build_evaluator
 
 BASE_STEP = 2.0**-10
 MIN_SCALE = 1e-3
@@ -60,8 +60,8 @@ class FiniteDifferences(Oracle):
 
     def compute(self, case, ctx: OracleContext, result: OracleResult) -> None:
         n_coords = sum(int(np.prod(i.shape, dtype=np.int64)) * (2 if i.dtype.startswith("complex") else 1) for i in case.wrt_infos)
-        probe = ctx.mode == "probe" or (ctx.mode == "auto" and n_coords > ctx.fd_max_coords)
-        evaluator = build_evaluator(case, ctx.reference, batch=ctx.fd_batch)
+        probe = ctx.options.mode == "probe" or (ctx.options.mode == "auto" and n_coords > ctx.options.fd_max_coords)
+        evaluator = build_evaluator(case, ctx.options.reference, batch=ctx.options.fd_batch)
         notes = [] if evaluator.mode == "reference" else [evaluator.mode]
         x0 = [np.array(p, copy=True) for p in case.primals]
         f0 = evaluator(x0)
@@ -419,10 +419,10 @@ def _joint_smoothness(problem, arg_of, index_of, comp_of, base, status, estimate
 
 
 def _probe(problem: _Problem, case, ctx: OracleContext, result: OracleResult, n_coords: int) -> None:
-    """⟨v, J u⟩ for ``ctx.probes`` random directions u (Richardson along u)."""
+    """⟨v, J u⟩ for ``ctx.options.probes`` random directions u (Richardson along u)."""
     x0 = problem.x0
     rng = ctx.rng(PROBE_SALT)
-    tangents = [[random_like(rng, p.shape, np.iscomplexobj(p)) for p in x0] for _ in range(ctx.probes)]
+    tangents = [[random_like(rng, p.shape, np.iscomplexobj(p)) for p in x0] for _ in range(ctx.options.probes)]
     size = sum(p.size for p in x0)
     rms = float(np.sqrt(sum(float(np.sum(np.abs(p) ** 2)) for p in x0) / max(size, 1)))
     h0 = BASE_STEP * max(rms, MIN_SCALE)
@@ -454,6 +454,6 @@ def _probe(problem: _Problem, case, ctx: OracleContext, result: OracleResult, n_
     result.probe = True
     result.message = (
         f"probe mode: {n_coords} input coordinates"
-        + (f" > fd_max_coords={ctx.fd_max_coords}" if ctx.mode == "auto" else " (mode='probe')")
+        + (f" > fd_max_coords={ctx.options.fd_max_coords}" if ctx.options.mode == "auto" else " (mode='probe')")
         + f"; {len(result.projections)} random directions, step {h0:.3g}"
     )

@@ -8,8 +8,9 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from .frameworks import ArrayInfo, Backend, backend_named, detect_backend
+from ..frameworks import ArrayInfo, Backend, backend_named, detect_backend
 from .numeric import is_complex_dtype, is_differentiable_dtype, random_like
+from .results import array_to_json
 
 
 class ForwardError(Exception):
@@ -243,3 +244,35 @@ def _adopt(backend: Backend, obj: Any, like: ArrayInfo | None = None) -> Any:
     if like is not None and not backend.is_array(obj):
         raise TypeError(f"cotangent must be a {backend.name} array or NumPy array, got {type(obj).__name__}")
     return obj
+
+
+def describe_case(case: Case) -> dict:
+    """JSON-ready description: every argument, output and cotangent, with values."""
+    args = []
+    for i, (a, info, values) in enumerate(zip(case.args, case.arg_infos, case.arg_values)):
+        entry = {"index": i, "differentiated": i in case.wrt}
+        if info is None:
+            entry.update({"description": f"{type(a).__name__} {a!r}"[:120], "value": repr(a)[:200]})
+        else:
+            entry.update(info.to_dict())
+            entry["description"] = info.describe()
+            entry["values"] = array_to_json(values) if values.size <= 4096 else None
+        args.append(entry)
+    cots = []
+    for c, info, values in zip(case.cotangents, case.cotangent_infos, case.v):
+        if c is None:
+            cots.append(None)
+            continue
+        entry = info.to_dict()
+        entry["description"] = info.describe()
+        entry["values"] = array_to_json(values) if values.size <= 4096 else None
+        cots.append(entry)
+    return {
+        "function": case.name,
+        "framework": case.framework,
+        "wrt": list(case.wrt),
+        "args": args,
+        "outputs": [dict(o.to_dict(), differentiable=d) for o, d in zip(case.output_infos, case.output_differentiable)],
+        "cotangents": cots,
+        "seed": case.seed,
+    }

@@ -1,0 +1,1 @@
+"""The check pipeline (private): options → case → oracles → comparisons → verdict → reproducer."""

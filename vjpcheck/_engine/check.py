@@ -1,0 +1,322 @@
+"""The check driver: :func:`check_vjp` and :func:`assert_vjp`.
+
+Read top to bottom, it is the pipeline: options → case → oracles → comparisons →
+verdict → reproducer (→ the same again, one order up).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from dataclasses import dataclass
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from ..oracles import Oracle, OracleContext, default_oracles, make_oracles
+from .audit import caller_unchanged
+from .case import Case, ForwardError, build_case, describe_case, function_name
+from .options import DEFAULTS, CheckOptions
+from .probe import probe_statement
+from .reproducer import build_reproducer
+from .results import ERROR_FINDINGS, VALUE_FINDINGS, Comparison, Finding, OracleResult
+from .tolerance import case_rtol, compare_projection, compare_vectors
+from .twin import compare_forward_values, reference_outputs, twin_case
+from .verdict import Verdict
+
+SECOND_ORDER = "second order (VJP of the VJP map)"
+
+
+class VJPMismatch(AssertionError):
+    """Raised by :func:`assert_vjp`; ``.verdict`` holds the evidence."""
+
+    def __init__(self, verdict: Verdict):
+        self.verdict = verdict
+        super().__init__(verdict.explain())
+
+
+def check_vjp(
+    fn: Callable,
+    *args: Any,
+    v: Any = None,
+    wrt: Sequence[int] | int | None = DEFAULTS.wrt,
+    oracles: Sequence[str] | None = DEFAULTS.oracles,
+    order: int = DEFAULTS.order,
+    twin: Callable | None = DEFAULTS.twin,
+    primal: Callable | str | None = DEFAULTS.primal,
+    reference: Callable | None = DEFAULTS.reference,
+    framework: str | None = DEFAULTS.framework,
+    seed: int = DEFAULTS.seed,
+    rtol: float | None = DEFAULTS.rtol,
+    atol: float = DEFAULTS.atol,
+    fd_max_coords: int = DEFAULTS.fd_max_coords,
+    jacobian_max_rows: int = DEFAULTS.jacobian_max_rows,
+    mode: str = DEFAULTS.mode,
+    probes: int = DEFAULTS.probes,
+    fd_batch: bool = DEFAULTS.fd_batch,
+) -> Verdict:
+    """Check that every available way of computing vᵀJ for ``fn(*args)`` agrees.
+
+    Args:
+        fn: a PyTorch or JAX callable returning an array or a tuple of arrays.
+        *args: its arguments. Floating-point/complex arrays are differentiated (or those
+            named by ``wrt``); integer/bool arrays and Python values pass through untouched.
+        v: the cotangent, shaped like the output (a tuple for tuple outputs). Its memory
+            layout is kept. Default: standard normal values drawn with ``seed``.
+        wrt: indices of the arguments to differentiate.
+        oracles: names from :data:`vjpcheck.ORACLE_NAMES`; default: finite differences
+            and every AD method of the function's framework. With ``twin``, names of the
+            twin's framework choose its oracles (default: all of its AD methods).
+        order: 2 also checks the VJP of the map ``(x, v) ↦ vᵀJ(x)`` (double backward).
+        twin: the same function written in the other framework; its oracles join the
+            comparison (inputs and cotangent converted, conventions reconciled).
+        primal: for a custom rule, its forward differentiated by the framework's built-in
+            AD joins as the oracle ``<framework>.primal``. ``"auto"`` finds it for
+            ``autograd.Function.apply`` and ``jax.custom_vjp``/``custom_jvp``; a callable
+            gives the plain implementation to differentiate.
+        reference: a NumPy implementation of the same function (NumPy arrays in, arrays
+            out). Finite differences evaluate it in float64/complex128 instead of ``fn``,
+            and its forward values must match ``fn``'s.
+        framework: ``"torch"`` or ``"jax"`` when it cannot be told from ``args``.
+        seed: seeds the default cotangent and the forward-mode tangents.
+        rtol, atol: override the dtype-derived relative tolerance / add an absolute one
+            (see ``vjpcheck._engine.tolerance``).
+        fd_max_coords: largest input size (real coordinates) for full finite differences;
+            above it ``mode="auto"`` switches them to probe mode.
+        jacobian_max_rows: largest output size for the explicit-Jacobian oracles.
+        mode: ``"full"`` (one finite-difference column per input coordinate: localises
+            wrong entries), ``"probe"`` (``probes`` random directions u: ⟨v, J u⟩ against
+            ⟨vᵀJ, u⟩, cost independent of the input size; the verdict states the miss
+            probability), or ``"auto"`` (full up to ``fd_max_coords``, probe above).
+        probes: random directions of probe mode.
+        fd_batch: evaluate the perturbed points of finite differences as batches
+            (``vmap``), falling back to one call per point where that fails; ``False``
+            forces one call per point (slower; for comparisons).
+
+    Returns:
+        a :class:`Verdict`. Bad arguments raise ``TypeError``/``ValueError``; problems of
+        ``fn`` itself (a forward that raises, a backward that crashes) become findings.
+    """
+    opts = CheckOptions(
+        wrt=wrt, oracles=oracles, order=order, twin=twin, primal=primal, reference=reference,
+        framework=framework, seed=seed, rtol=rtol, atol=atol, fd_max_coords=fd_max_coords,
+        jacobian_max_rows=jacobian_max_rows, mode=mode, probes=probes, fd_batch=fd_batch,
+    )
+    return check_with_options(fn, args, v, opts)
+
+
+def assert_vjp(fn: Callable, *args: Any, **options: Any) -> Verdict:
+    """:func:`check_vjp`, raising :class:`VJPMismatch` unless the verdict passes or is skipped."""
+    __tracebackhide__ = True  # pytest: the failure is the user's, not this frame's
+    verdict = check_vjp(fn, *args, **options)
+    if verdict.overall_status in ("mismatch", "error"):
+        raise VJPMismatch(verdict)
+    return verdict
+
+
+def check_with_options(fn: Callable, args: tuple, v: Any, opts: CheckOptions) -> Verdict:
+    """The pipeline behind :func:`check_vjp`, on validated options."""
+    start = time.perf_counter()
+    try:
+        case = build_case(fn, args, v=v, wrt=opts.wrt, framework=opts.framework, seed=opts.seed)
+    except ForwardError as exc:
+        return _forward_error(fn, args, opts, exc, start)
+    case_seconds = time.perf_counter() - start
+    plan = select_oracles(case, opts)
+    verdict = check_case(case, plan, OracleContext(options=opts))
+    t = time.perf_counter()
+    verdict.reproducer = build_reproducer(case, *opts.reproducer_options())
+    verdict.timings = {"case": case_seconds, **verdict.timings, "reproducer": time.perf_counter() - t}
+    if opts.order == 2:
+        verdict.children.append(check_second_order(case, plan.names, opts))
+    verdict.seconds = time.perf_counter() - start
+    return verdict
+
+
+# ---- which oracles -------------------------------------------------------------------
+
+
+@dataclass
+class OraclePlan:
+    """The oracles of one check: the function's own, and its twin's (with the twin's case)."""
+
+    names: list[str]  # the function's own oracle names (order 2 reuses them)
+    oracles: list[Oracle]
+    twin: Case | None = None
+    twin_oracles: list[Oracle] = dataclasses.field(default_factory=list)
+
+    def runs(self, case: Case) -> list[tuple[Oracle, Case]]:
+        return [(o, case) for o in self.oracles] + [(o, self.twin) for o in self.twin_oracles]
+
+
+def select_oracles(case: Case, opts: CheckOptions) -> OraclePlan:
+    """Validate the oracle names and build the oracles (the twin's too, on its own case)."""
+    names = list(opts.oracles) if opts.oracles is not None else default_oracles(case.framework, case.device)
+    twin_framework = case.backend.twin_framework
+    twin_names = [n for n in names if opts.twin is not None and n.startswith(twin_framework + ".")]
+    names = [n for n in names if n not in twin_names]
+    plan = OraclePlan(names, make_oracles(names, case.framework))
+    if twin_names:
+        make_oracles(twin_names, twin_framework)  # validate before any work
+    primal_fn = _resolve_primal(case.fn, opts.primal)
+    if primal_fn is not None:
+        from ..oracles.primal import PrimalAD
+
+        plan.oracles.append(PrimalAD(case.framework, primal_fn))
+    if opts.twin is not None:
+        plan.twin = twin_case(case, opts.twin)
+        ad_names = twin_names or [n for n in default_oracles(twin_framework) if n != "finite_differences"]
+        plan.twin_oracles = make_oracles(ad_names, twin_framework)
+    return plan
+
+
+def _resolve_primal(fn: Callable, primal: Callable | str | None) -> Callable | None:
+    if primal == "auto":
+        from ..oracles.primal import primal_of
+
+        return primal_of(fn)
+    return primal
+
+
+# ---- one case ------------------------------------------------------------------------
+
+
+def check_case(case: Case, plan: OraclePlan, ctx: OracleContext, label: str = "first order") -> Verdict:
+    """Run the oracles of ``plan`` on ``case``, compare them pairwise, classify the outcome."""
+    verdict = Verdict(status="skipped", function=case.name, framework=case.framework, label=label, case=describe_case(case))
+    nonfinite = _nonfinite_outputs(case)
+    if nonfinite:
+        verdict.reasons = [f"the function value is not finite: {nonfinite}"]
+        return verdict
+    findings = _forward_agreement(case, plan, ctx.options)
+    results, oracle_findings, notes = run_oracles(plan.runs(case), case, ctx)
+    compare_start = time.perf_counter()
+    comparisons, compare_findings = compare_all(results, case, ctx.options)
+    verdict.oracles, verdict.comparisons, verdict.notes = results, comparisons, notes
+    verdict.findings = _dedupe(findings + oracle_findings + compare_findings)
+    verdict.probe = probe_statement(results, comparisons)
+    if verdict.probe:
+        verdict.notes.append(verdict.probe["statement"])
+    verdict.timings = {r.name: r.seconds for r in results} | {"compare": time.perf_counter() - compare_start}
+    verdict.reasons = _skip_reasons(results, verdict.findings)
+    verdict.status = classify(verdict.findings, verdict.reasons)
+    return verdict
+
+
+def _forward_agreement(case: Case, plan: OraclePlan, opts: CheckOptions) -> list[Finding]:
+    """A twin and a NumPy reference must compute the function's forward values."""
+    findings = []
+    if plan.twin is not None:
+        findings += compare_forward_values(case, plan.twin.output_values, "twin")
+    if opts.reference is not None:
+        findings += compare_forward_values(case, reference_outputs(case, opts.reference), "reference")
+    return findings
+
+
+def run_oracles(runs: list[tuple[Oracle, Case]], case: Case, ctx: OracleContext) -> tuple[list[OracleResult], list[Finding], list[str]]:
+    """Each oracle once, in order (finite differences first: it sets the smoothness mask);
+    after each one, the caller's arrays are audited (and restored if it changed them)."""
+    results, findings, notes = [], [], []
+    for oracle, oracle_case in runs:
+        result = oracle.run(oracle_case, ctx)
+        results.append(result)
+        findings += result.findings + caller_unchanged(case, result.name)
+        if result.message and result.ok:
+            notes.append(f"{result.name}: {result.message}")
+    return results, findings, notes
+
+
+def compare_all(results: list[OracleResult], case: Case, opts: CheckOptions) -> tuple[list[Comparison], list[Finding]]:
+    """Every pair of vector results, and every forward-mode projection against every vector."""
+    reference = next((r for r in results if r.name == "finite_differences" and r.ok), None)
+    rtol = case_rtol(case) if opts.rtol is None else opts.rtol
+    vectors = [r for r in results if r.ok and r.grads is not None]
+    projections = [r for r in results if r.ok and r.projections]
+    pairs = [(compare_vectors, a, b) for i, a in enumerate(vectors) for b in vectors[i + 1 :]]
+    pairs += [(compare_projection, p, vec) for p in projections for vec in vectors]
+    comparisons, findings = [], []
+    for compare, a, b in pairs:
+        comparison, found = compare(a, b, case, rtol, opts.atol, reference)
+        comparisons.append(comparison)
+        findings += found
+    return comparisons, findings
+
+
+def _skip_reasons(results: list[OracleResult], findings: list[Finding]) -> list[str]:
+    reasons = []
+    fd = next((r for r in results if r.name == "finite_differences" and r.ok), None)
+    if fd is not None and fd.nonsmooth is not None and any(np.any(m) for m in fd.nonsmooth):
+        total = sum(int(np.size(m)) for m in fd.nonsmooth)
+        bad = sum(int(np.sum(m)) for m in fd.nonsmooth)
+        reasons.append(f"{bad} of {total} input entries at non-smooth points, left out: " + "; ".join(fd.nonsmooth_reasons))
+    compared = sum(1 for r in results if r.ok and r.grads is not None) + sum(1 for r in results if r.ok and r.projections)
+    if compared < 2 and not findings:
+        reasons.append("fewer than two oracles ran, nothing to compare")
+    return reasons
+
+
+def classify(findings: list[Finding], reasons: list[str]) -> str:
+    """error (a broken contract or a crash) > mismatch (wrong values) > skipped > pass."""
+    if any(f.kind in ERROR_FINDINGS for f in findings):
+        return "error"
+    if any(f.kind in VALUE_FINDINGS for f in findings):
+        return "mismatch"
+    return "skipped" if reasons else "pass"
+
+
+def _nonfinite_outputs(case: Case) -> str:
+    for k, (values, diff) in enumerate(zip(case.output_values, case.output_differentiable)):
+        if diff and not np.all(np.isfinite(values)):
+            return f"output {k} has {int(np.sum(~np.isfinite(values)))} non-finite entr(y/ies)"
+    return ""
+
+
+def _dedupe(findings: list[Finding]) -> list[Finding]:
+    seen, out = set(), []
+    for f in findings:
+        key = (f.kind, f.oracle, f.message)
+        if key not in seen:
+            seen.add(key)
+            out.append(f)
+    return out
+
+
+def _forward_error(fn: Callable, args: tuple, opts: CheckOptions, exc: ForwardError, start: float) -> Verdict:
+    message = str(exc)
+    return Verdict(
+        status="error",
+        function=function_name(fn),
+        framework=opts.framework or _framework_of(args),
+        findings=[Finding(kind="forward-error", message=message.splitlines()[0], details={"traceback": message})],
+        seconds=time.perf_counter() - start,
+    )
+
+
+def _framework_of(args: tuple) -> str:
+    from ..frameworks import detect_backend
+
+    try:
+        backend = detect_backend(None, args)
+    except ValueError:
+        return "mixed"
+    return backend.name if backend is not None else "unknown"
+
+
+# ---- one order up --------------------------------------------------------------------
+
+
+def check_second_order(case: Case, names: list[str], opts: CheckOptions) -> Verdict:
+    """The same check on the VJP map ``(x, v) ↦ vᵀJ(x)``: the backward of the backward."""
+    from .second_order import vjp_map
+
+    fn2, args2, wrt2 = vjp_map(case)
+    opts2 = dataclasses.replace(opts, seed=opts.seed + 1, twin=None, primal=None, reference=None, order=1)
+    try:
+        case2 = build_case(fn2, args2, wrt=wrt2, framework=case.framework, seed=opts2.seed)
+    except ForwardError as exc:
+        finding = Finding(kind="oracle-error", message="the first-order VJP map raised: " + str(exc).splitlines()[0])
+        return Verdict(status="error", function=fn2.__name__, framework=case.framework, label=SECOND_ORDER, findings=[finding])
+    except ValueError as exc:
+        return Verdict(status="skipped", function=fn2.__name__, framework=case.framework, label=SECOND_ORDER, reasons=[str(exc)])
+    usable = [o for o in make_oracles(names, case.framework) if o.applies_to_order2]
+    return check_case(case2, OraclePlan(names, usable), OracleContext(options=opts2), label=SECOND_ORDER)

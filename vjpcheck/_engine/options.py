@@ -1,0 +1,84 @@
+"""The options of one check: defaults written once, validated once, non-defaults listed."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any, Callable, Sequence
+
+from .validate import check_callable, check_choice, check_int, check_nonnegative_int, check_number, check_positive_int
+
+MODES = ("auto", "full", "probe")
+FRAMEWORKS = ("torch", "jax")
+#: options that are functions: the reproducer imports or recovers them instead of writing a literal
+CALLABLE_OPTIONS = ("twin", "primal", "reference")
+
+
+@dataclass(frozen=True)
+class CheckOptions:
+    """Everything that shapes a verdict besides the function, its arguments and ``v``.
+
+    Building one validates every field (``TypeError``/``ValueError`` naming the option);
+    :func:`vjpcheck.check_vjp` documents what each one means.
+    """
+
+    wrt: Sequence[int] | int | None = None
+    oracles: tuple[str, ...] | None = None
+    order: int = 1
+    twin: Callable | None = None
+    primal: Callable | str | None = None
+    reference: Callable | None = None
+    framework: str | None = None
+    seed: int = 0
+    rtol: float | None = None
+    atol: float = 0.0
+    fd_max_coords: int = 4096
+    jacobian_max_rows: int = 1024
+    mode: str = "auto"
+    probes: int = 3
+    fd_batch: bool = True
+
+    def __post_init__(self) -> None:
+        # wrt: its positions are checked against the arguments (and named as given) by build_case
+        if self.oracles is not None:  # names are checked against the framework by make_oracles
+            if isinstance(self.oracles, str) or not isinstance(self.oracles, Sequence):
+                raise TypeError(f"oracles must be a list of names from vjpcheck.ORACLE_NAMES, got {self.oracles!r}")
+            object.__setattr__(self, "oracles", tuple(self.oracles))
+        check_choice("order", check_int("order", self.order), (1, 2))
+        check_callable("twin", self.twin, optional=True)
+        check_callable("reference", self.reference, optional=True)
+        if not (self.primal is None or self.primal == "auto" or callable(self.primal)):
+            raise TypeError(f"primal must be None, 'auto' or a callable, got {type(self.primal).__name__}")
+        if self.framework is not None:
+            check_choice("framework", self.framework, FRAMEWORKS)
+        check_int("seed", self.seed)
+        if self.rtol is not None:
+            check_number("rtol", self.rtol)
+        check_number("atol", self.atol)
+        check_nonnegative_int("fd_max_coords", self.fd_max_coords)
+        check_nonnegative_int("jacobian_max_rows", self.jacobian_max_rows)
+        check_choice("mode", self.mode, MODES)
+        check_positive_int("probes", self.probes)
+        if not isinstance(self.fd_batch, bool):
+            raise TypeError(f"fd_batch must be True or False, got {self.fd_batch!r}")
+
+    def non_defaults(self) -> dict[str, Any]:
+        """The options that differ from their defaults, in field order (like Hypothesis'
+        ``settings.show_changed``): what a reproducer must pass again."""
+        return {
+            f.name: getattr(self, f.name)
+            for f in dataclasses.fields(self)
+            if getattr(self, f.name) is not f.default and getattr(self, f.name) != f.default
+        }
+
+    def reproducer_options(self) -> tuple[dict[str, Any], dict[str, Callable]]:
+        """(literal options, callable options) for the reproducer; ``wrt`` and ``seed`` are
+        written from the case itself."""
+        changed = {k: v for k, v in self.non_defaults().items() if k not in ("wrt", "seed")}
+        callables = {k: changed.pop(k) for k in CALLABLE_OPTIONS if k in changed and callable(changed[k])}
+        if "oracles" in changed:
+            changed["oracles"] = list(changed["oracles"])
+        return changed, callables
+
+
+DEFAULTS = CheckOptions()

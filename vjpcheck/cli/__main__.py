@@ -1,0 +1,7 @@
+"""``python -m vjpcheck.cli``: the same commands as ``vjpcheck``."""
+
+import sys
+
+from . import main
+
+sys.exit(main())
