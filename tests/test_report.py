@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
@@ -11,6 +12,7 @@ import torch
 
 import vjpcheck
 from vjpcheck.report import build_model, record_from_verdict, write_reports
+from vjpcheck.report.record import Record, dumps, loads
 
 
 class PairSwap(torch.autograd.Function):
@@ -46,14 +48,25 @@ def test_discrepancy_view_explains_the_jacobian_reshape():
 
 
 def test_counts_by_framework_device_dtype_and_lost_records():
-    ok = {"test": "t::a", "kind": "verify", "function": "f", "framework": "torch", "device": "cpu", "dtype": "float32", "status": "pass", "count": 5,
-          "reasons": [], "known": None, "explanation": None, "detail": None, "worker": "gw0"}
-    model = build_model([ok, dict(ok, dtype="float64", count=2, worker="gw1"), dict(_failing_record(), worker="main")], worker_totals={"gw0": 5, "gw1": 3})
+    ok = Record.from_json({"test": "t::a", "kind": "verify", "function": "f", "framework": "torch", "device": "cpu", "dtype": "float32", "status": "pass", "count": 5,
+                           "reasons": [], "known": None, "explanation": None, "detail": None, "worker": "gw0"})
+    records = [ok, dataclasses.replace(ok, dtype="float64", count=2, worker="gw1"), dataclasses.replace(_failing_record(), worker="main")]
+    model = build_model(records, worker_totals={"gw0": 5, "gw1": 3})
     assert model.totals["pass"] == 7 and model.totals["mismatch"] == 1
     rows = {(r["framework"], r["device"], r["dtype"]): r["counts"]["pass"] for r in model.matrix}
     assert rows[("torch", "cpu", "float32")] == 5 and rows[("torch", "cpu", "float64")] == 2
     assert model.problems == ["worker gw1 recorded 3 cases but 2 reached the controller"]
     assert not model.clean
+
+
+def test_records_round_trip_through_json_and_reject_strangers():
+    record = _failing_record()
+    again = loads(dumps([record]))[0]
+    assert again.to_json() == json.loads(dumps([record]))[0] and again.status == "mismatch"
+    with pytest.raises(ValueError, match="unknown field"):
+        Record.from_json(dict(record.to_json(), colour="red"))
+    with pytest.raises(ValueError, match="is not a valid"):
+        Record.from_json(dict(record.to_json(), status="fine"))
 
 
 def test_writers_make_self_contained_html_json_and_junit(tmp_path):

@@ -18,8 +18,9 @@ from typing import Any, Callable
 import pytest
 
 from ._engine.case import function_name
+from ._engine.results import Status, is_failing
 from ._engine.validate import argparse_type, check_int, check_positive_int
-from .report.record import dumps, make_record, record_from_summary, record_from_verdict
+from .report.record import Record, dumps, loads, record_from_summary, record_from_verdict
 
 #: (name, flag, metavar, help, converter): each also an ini key ``vjpcheck_<name>``; the
 #: converter validates the flag (argparse ``type=``) and the ini value alike
@@ -111,7 +112,7 @@ class Collector:
     def __init__(self, settings: Settings, worker: bool):
         self.settings = settings
         self.worker = worker
-        self.records: list[dict] = []
+        self.records: list[Record] = []
         self.seen: set = set()
         self.worker_totals: dict = {}
         self.paths: dict = {}
@@ -135,7 +136,7 @@ class Collector:
         if key in self.seen:  # a report delivered twice must not count twice
             return
         self.seen.add(key)
-        self.records.extend(json.loads(text))
+        self.records.extend(loads(text))
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_testnodedown(self, node, error) -> None:
@@ -146,7 +147,7 @@ class Collector:
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         if self.worker:
-            cases = sum(r["count"] for r in self.records)
+            cases = sum(r.count for r in self.records)
             session.config.workeroutput["vjpcheck"] = json.dumps({"cases": cases, "records": len(self.records)})
             return
         if not self.settings.report:
@@ -165,7 +166,7 @@ class Collector:
             return
         totals: dict = {}
         for r in self.records:
-            totals[r["status"]] = totals.get(r["status"], 0) + r["count"]
+            totals[r.status] = totals.get(r.status, 0) + r.count
         terminalreporter.section("vjpcheck")
         terminalreporter.write_line("cases: " + ", ".join(f"{k} {v}" for k, v in sorted(totals.items())))
         if self.model is not None and self.model.problems:
@@ -211,7 +212,7 @@ class VJP:
         elif devices == []:
             reason = "vjpcheck: none of the requested devices is available here (no CUDA device)"
         if reason:
-            self.records.append(make_record(self._node.nodeid, function_name(fn), framework, "skipped", kind="skip", reasons=[reason]))
+            self.records.append(Record(self._node.nodeid, function_name(fn), framework or "-", Status.SKIPPED, kind="skip", reasons=[reason]))
             pytest.skip(reason)
         return framework
 
@@ -233,7 +234,7 @@ class VJP:
         except VJPMismatch as failure:
             partial = getattr(failure, "summary", None)
             if partial is not None:  # the passing examples before the failure; not the shrink attempts
-                self.records.extend(r for r in record_from_summary(partial, self._node.nodeid) if r["status"] in ("pass", "skipped"))
+                self.records.extend(r for r in record_from_summary(partial, self._node.nodeid) if r.status in (Status.PASS, Status.SKIPPED))
             self.records.append(record_from_verdict(failure.verdict, self._node.nodeid, kind="verify"))
             raise
         self.records.extend(record_from_summary(summary, self._node.nodeid))
@@ -250,11 +251,11 @@ class VJP:
         self._skip_if_excluded(fn, opts.get("framework"), frameworks, devices)
         verdict = check_vjp(fn, *args, **opts)
         self.records.append(record_from_verdict(verdict, self._node.nodeid, kind="check"))
-        if verdict.overall_status in ("mismatch", "error"):
+        if is_failing(verdict.overall_status):
             raise VJPMismatch(verdict)
         return verdict
 
-    def record(self, record: dict) -> None:
+    def record(self, record: Record) -> None:
         """Add a ready-made record (used by the built-in checks of ``vjpcheck run``)."""
         self.records.append(record)
 

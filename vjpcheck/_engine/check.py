@@ -19,7 +19,7 @@ from .case import Case, ForwardError, build_case, describe_case, function_name
 from .options import DEFAULTS, CheckOptions
 from .probe import probe_statement
 from .reproducer import build_reproducer
-from .results import ERROR_FINDINGS, VALUE_FINDINGS, Comparison, Finding, OracleResult
+from .results import ERROR_FINDINGS, VALUE_FINDINGS, Comparison, Finding, OracleResult, Status, is_failing
 from .tolerance import case_rtol, compare_projection, compare_vectors
 from .twin import compare_forward_values, reference_outputs, twin_case
 from .verdict import Verdict
@@ -109,7 +109,7 @@ def assert_vjp(fn: Callable, *args: Any, **options: Any) -> Verdict:
     """:func:`check_vjp`, raising :class:`VJPMismatch` unless the verdict passes or is skipped."""
     __tracebackhide__ = True  # pytest: the failure is the user's, not this frame's
     verdict = check_vjp(fn, *args, **options)
-    if verdict.overall_status in ("mismatch", "error"):
+    if is_failing(verdict.overall_status):
         raise VJPMismatch(verdict)
     return verdict
 
@@ -258,10 +258,10 @@ def _skip_reasons(results: list[OracleResult], findings: list[Finding]) -> list[
 def classify(findings: list[Finding], reasons: list[str]) -> str:
     """error (a broken contract or a crash) > mismatch (wrong values) > skipped > pass."""
     if any(f.kind in ERROR_FINDINGS for f in findings):
-        return "error"
+        return Status.ERROR
     if any(f.kind in VALUE_FINDINGS for f in findings):
-        return "mismatch"
-    return "skipped" if reasons else "pass"
+        return Status.MISMATCH
+    return Status.SKIPPED if reasons else Status.PASS
 
 
 def _nonfinite_outputs(case: Case) -> str:

@@ -7,22 +7,53 @@ workers and the report writer can pass records around without pickling framework
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
 import numpy as np
 
-#: Finding kinds whose presence makes a verdict a *mismatch* (wrong values).
-VALUE_FINDINGS = ("mismatch", "non-finite")
-#: Finding kinds whose presence makes a verdict an *error* (a broken contract or a crash).
-ERROR_FINDINGS = (
-    "forward-error",  # the function itself raised on the case
-    "oracle-error",  # an oracle (usually the backward rule) raised
-    "wrong-shape",  # a backward returned a gradient of the wrong shape
-    "wrong-dtype",
-    "wrong-device",
-    "mutated-input",  # an input was modified by a forward/backward
-    "mutated-cotangent",  # a backward wrote into its incoming gradient
-)
+class Status(StrEnum):
+    """The outcome of a check (a ``str``: JSON, HTML and comparisons with plain strings
+    see ``"pass"``, ``"mismatch"``, …)."""
+
+    PASS = "pass"
+    SKIPPED = "skipped"  # see the verdict's reasons
+    KNOWN = "known"  # a discrepancy explained by known_differences.toml
+    MISMATCH = "mismatch"  # wrong values
+    ERROR = "error"  # a broken contract or a crash
+
+    @property
+    def failing(self) -> bool:
+        return self in FAILING
+
+
+#: statuses that fail a test, a report and a run
+FAILING = (Status.MISMATCH, Status.ERROR)
+
+
+def is_failing(status: str) -> bool:
+    """Whether ``status`` (a :class:`Status` or its string) fails a check."""
+    return status in FAILING
+
+
+class FindingKind(StrEnum):
+    """What one finding says is wrong."""
+
+    MISMATCH = "mismatch"  # values disagree beyond the tolerance
+    NON_FINITE = "non-finite"  # NaN/inf where a finite derivative exists
+    FORWARD_ERROR = "forward-error"  # the function itself raised on the case
+    ORACLE_ERROR = "oracle-error"  # an oracle (usually the backward rule) raised
+    WRONG_SHAPE = "wrong-shape"  # a backward returned a gradient of the wrong shape
+    WRONG_DTYPE = "wrong-dtype"
+    WRONG_DEVICE = "wrong-device"
+    MUTATED_INPUT = "mutated-input"  # an input was modified by a forward/backward
+    MUTATED_COTANGENT = "mutated-cotangent"  # a backward wrote into its incoming gradient
+
+
+#: finding kinds whose presence makes a verdict a *mismatch* (wrong values)
+VALUE_FINDINGS = (FindingKind.MISMATCH, FindingKind.NON_FINITE)
+#: finding kinds whose presence makes a verdict an *error* (a broken contract or a crash)
+ERROR_FINDINGS = tuple(k for k in FindingKind if k not in VALUE_FINDINGS)
 
 
 def array_to_json(a: np.ndarray | None) -> Any:

@@ -18,6 +18,7 @@ from .check import VJPMismatch, check_with_options
 from .case import flatten_outputs, function_name
 from .numeric import is_differentiable_dtype
 from .options import CheckOptions
+from .results import Status, is_failing
 from .validate import check_positive_int
 from ..strategies import COTANGENT_KINDS, LAYOUTS, DrawnArray, cotangent
 from .verdict import case_key, reason_key
@@ -57,7 +58,7 @@ class Summary:
     seconds: float = 0.0
 
     def __str__(self) -> str:
-        parts = ", ".join(f"{k}: {self.counts.get(k, 0)}" for k in ("pass", "skipped", "mismatch", "error"))
+        parts = ", ".join(f"{k}: {self.counts.get(k, 0)}" for k in (Status.PASS, Status.SKIPPED, Status.MISMATCH, Status.ERROR))
         text = f"vjpcheck.verify {self.function} ({self.framework}): {self.examples} examples in {self.seconds:.1f}s — {parts}"
         for reason, n in self.skip_reasons.most_common(5):
             text += f"\n  skipped {n}× — {reason}"
@@ -233,7 +234,7 @@ def verify(
         if status == "skipped":
             for reason in verdict.reasons[:1]:
                 summary.skip_reasons[reason_key(reason)] += 1
-        if status in ("mismatch", "error"):
+        if is_failing(status):
             raise VJPMismatch(verdict)
 
     digest = hashlib.sha256(repr((summary.function, framework, order, [repr(s) for s in strategies])).encode()).digest()

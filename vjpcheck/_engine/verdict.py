@@ -7,7 +7,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from .results import ERROR_FINDINGS, VALUE_FINDINGS, Comparison, Finding, OracleResult
+from .results import ERROR_FINDINGS, VALUE_FINDINGS, Comparison, Finding, OracleResult, is_failing
 
 _PRECEDENCE = {"error": 3, "mismatch": 2, "skipped": 1, "pass": 0}
 
@@ -156,7 +156,7 @@ class Verdict:
         for child in self.children:
             lines.append("")
             lines.append(child.explain())
-        if self.reproducer and self.overall_status in ("mismatch", "error") and self.label == "first order":
+        if self.reproducer and is_failing(self.overall_status) and self.label == "first order":
             lines.append("  reproducer:")
             lines += ["    " + line for line in self.reproducer.splitlines()]
         return "\n".join(lines)
@@ -174,7 +174,7 @@ class Verdict:
             "oracles": [o.to_dict() for o in self.oracles],
             "comparisons": [c.to_dict() for c in self.comparisons],
             "findings": [f.to_dict() for f in self.findings],
-            "suspects": self.suspects() if self.status in ("mismatch", "error") else [],
+            "suspects": self.suspects() if is_failing(self.status) else [],
             "reasons": self.reasons,
             "notes": self.notes,
             "reproducer": self.reproducer,

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
-from .._engine.results import ERROR_FINDINGS
+from .._engine.results import ERROR_FINDINGS, is_failing
 from .._engine.verdict import Verdict
 
 DEFAULT_FILE = Path(__file__).with_name("known_differences.toml")
@@ -60,7 +60,7 @@ def culprits(verdict: Verdict) -> set[str]:
         out = {name for c in verdict.comparisons if not c.passed for name in (c.expected, c.got)}
     out |= {f.oracle for f in verdict.all_findings() if f.kind in ERROR_FINDINGS and f.oracle}
     for child in verdict.children:
-        if child.overall_status in ("mismatch", "error"):
+        if is_failing(child.overall_status):
             out |= culprits(child)
     return out
 

@@ -21,6 +21,7 @@ from hypothesis import HealthCheck, Phase, Verbosity, given, settings
 from hypothesis import seed as hypothesis_seed
 from hypothesis.errors import Unsatisfiable
 
+from .._engine.results import is_failing
 from .._engine.verdict import reason_key
 from . import known as known_differences
 from .check import check_program
@@ -154,7 +155,7 @@ def _record(verdict, chunk: Chunk, known) -> dict:
     if status == "skipped":
         reasons = list(verdict.reasons) + [r for c in verdict.children for r in c.reasons]
         record["reason"] = reason_key(reasons[0]) if reasons else "unknown"
-    elif status in ("mismatch", "error"):
+    elif is_failing(status):
         entries = known_differences.explain(verdict, known)
         if entries:
             record.update(status="known", known=",".join(e.id for e in entries), source=verdict.case.get("source", ""))

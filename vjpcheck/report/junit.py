@@ -5,6 +5,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from collections import defaultdict
 
+from .._engine.results import is_failing
 from .model import ReportModel
 
 
@@ -12,7 +13,7 @@ def junit_xml(model: ReportModel) -> str:
     groups: dict = defaultdict(list)
     for r in model.records:
         groups[(r["test"], r["function"])].append(r)
-    failures = sum(1 for rs in groups.values() if any(r["status"] in ("mismatch", "error") for r in rs))
+    failures = sum(1 for rs in groups.values() if any(is_failing(r["status"]) for r in rs))
     suite = ET.Element("testsuite", name="vjpcheck", tests=str(len(groups)), failures=str(failures), errors="0", skipped="0", timestamp=model.created)
     for (test, function), rs in sorted(groups.items()):
         classname, _, name = test.rpartition("::")
@@ -20,7 +21,7 @@ def junit_xml(model: ReportModel) -> str:
         counts: dict = defaultdict(int)
         for r in rs:
             counts[r["status"]] += r["count"]
-        bad = [r for r in rs if r["status"] in ("mismatch", "error")]
+        bad = [r for r in rs if is_failing(r["status"])]
         if bad:
             first = bad[0]
             failure = ET.SubElement(case, "failure", message=f"{first['status']}: {first['function']} on {first['device']} {first['dtype']}", type=first["status"])

@@ -6,10 +6,12 @@ import datetime
 import math
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
+from typing import Sequence
 
 import numpy as np
 
-from .record import DISCREPANCIES, STATUSES
+from .._engine.results import FAILING
+from .record import DISCREPANCIES, STATUSES, Record
 
 MAX_ENTRIES = 64  # oracle results: entries listed per argument
 MAX_CELLS = 4096  # heat-map cells per argument
@@ -33,7 +35,7 @@ class ReportModel:
 
     @property
     def clean(self) -> bool:
-        return not any(self.totals.get(s, 0) for s in ("mismatch", "error")) and not self.problems
+        return not any(self.totals.get(s, 0) for s in FAILING) and not self.problems
 
     def to_dict(self) -> dict:
         return {
@@ -50,10 +52,10 @@ class ReportModel:
         }
 
 
-def build_model(records: list[dict], title: str = "vjpcheck report", worker_totals: dict | None = None, meta: dict | None = None) -> ReportModel:
+def build_model(records: Sequence[Record], title: str = "vjpcheck report", worker_totals: dict | None = None, meta: dict | None = None) -> ReportModel:
     """Aggregate ``records``; ``worker_totals`` (worker → cases it recorded, from
     pytest-xdist's workeroutput) are checked against what arrived."""
-    records = sorted(records, key=lambda r: (r["test"], r["function"], r["device"], r["dtype"], r["status"]))
+    records = sorted((r.to_json() for r in records), key=lambda r: (r["test"], r["function"], r["device"], r["dtype"], r["status"]))
     totals = Counter()
     matrix = defaultdict(Counter)
     functions: dict = {}
@@ -79,7 +81,7 @@ def build_model(records: list[dict], title: str = "vjpcheck report", worker_tota
     ]
     function_rows = [
         {"function": f["function"], "framework": f["framework"], "tests": sorted(f["tests"]), "counts": {s: f["counts"].get(s, 0) for s in STATUSES}, "total": sum(f["counts"].values())}
-        for f in sorted(functions.values(), key=lambda f: (-sum(f["counts"][s] for s in ("mismatch", "error")), f["function"]))
+        for f in sorted(functions.values(), key=lambda f: (-sum(f["counts"][s] for s in FAILING), f["function"]))
     ]
     discrepancies = [discrepancy_view(r, k) for k, r in enumerate(r for r in records if r["status"] in DISCREPANCIES and r.get("detail"))]
     return ReportModel(

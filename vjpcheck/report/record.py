@@ -1,4 +1,4 @@
-"""Records: one plain, JSON-ready dict per verdict (or per group of equal verdicts).
+"""Records: one per verdict (or per group of equal verdicts), with a JSON round trip.
 
 A record says which test produced it, what was checked (function, framework, device,
 dtype) and the verdict; discrepancies carry the whole verdict (case with values,
@@ -12,14 +12,16 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 import numpy as np
 
+from .._engine.results import FAILING, Status
 from .._engine.verdict import case_key
 
-STATUSES = ("pass", "skipped", "known", "mismatch", "error")
-DISCREPANCIES = ("mismatch", "error", "known")
+STATUSES = tuple(Status)
+DISCREPANCIES = FAILING + (Status.KNOWN,)
 
 
 def worker_id() -> str:
@@ -27,33 +29,57 @@ def worker_id() -> str:
     return os.environ.get("PYTEST_XDIST_WORKER", "main")
 
 
-def make_record(test: str, function: str, framework: str, status: str, *, kind: str, device: str = "-", dtype: str = "-", count: int = 1,
-                reasons=(), known: str | None = None, explanation: str | None = None, detail: dict | None = None) -> dict:
-    """A record: who produced it, what was checked, the verdict, and for discrepancies
-    the whole verdict as ``detail``."""
-    return {
-        "test": test,
-        "kind": kind,
-        "function": function,
-        "framework": framework,
-        "device": device,
-        "dtype": dtype,
-        "status": status,
-        "count": int(count),
-        "reasons": list(reasons),
-        "known": known,
-        "explanation": explanation,
-        "detail": detail,
-        "worker": worker_id(),
-    }
+@dataclass
+class Record:
+    """One verdict (or a group of equal verdicts) as the report sees it: which test made it,
+    what was checked, the status, and for discrepancies the whole verdict as ``detail``.
+
+    Records cross process boundaries as JSON (:meth:`to_json` / :meth:`from_json`, the
+    same shape as the ``records`` of the JSON report), never as pickled objects.
+    """
+
+    test: str
+    function: str
+    framework: str
+    status: Status
+    kind: str  # check | verify | skip | catalogue | composed
+    device: str = "-"
+    dtype: str = "-"
+    count: int = 1  # cases this record stands for
+    reasons: list[str] = field(default_factory=list)
+    known: str | None = None  # known-differences id(s)
+    explanation: str | None = None
+    detail: dict | None = None  # Verdict.to_dict() of a discrepancy
+    worker: str = field(default_factory=worker_id)
+
+    def __post_init__(self) -> None:
+        self.status = Status(self.status)  # ValueError for an unknown status
+        self.count = int(self.count)
+        self.reasons = list(self.reasons)
+
+    def to_json(self) -> dict:
+        """A JSON-ready dict (shallow: ``detail`` is shared, not copied)."""
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+    @classmethod
+    def from_json(cls, data: dict) -> "Record":
+        """The inverse of :meth:`to_json`; unknown or missing fields are a ``ValueError``."""
+        names = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - names)
+        if unknown:
+            raise ValueError(f"not a vjpcheck record: unknown field(s) {unknown}")
+        try:
+            return cls(**data)
+        except TypeError as exc:
+            raise ValueError(f"not a vjpcheck record: {exc}") from None
 
 
-def record_from_verdict(verdict, test: str, kind: str = "check") -> dict:
+def record_from_verdict(verdict, test: str, kind: str = "check") -> Record:
     """One record for one verdict; ``detail`` (the full verdict) for discrepancies only."""
     status = verdict.overall_status
     device, dtype = case_key(verdict.case)
     keep = status in DISCREPANCIES
-    return make_record(
+    return Record(
         test, verdict.function, verdict.framework, status, kind=kind, device=device, dtype=dtype,
         reasons=list(verdict.reasons)[:3],
         explanation=verdict.explain() if keep else None,
@@ -61,11 +87,11 @@ def record_from_verdict(verdict, test: str, kind: str = "check") -> dict:
     )
 
 
-def record_from_summary(summary, test: str, kind: str = "verify") -> list[dict]:
+def record_from_summary(summary, test: str, kind: str = "verify") -> list[Record]:
     """Grouped records for the examples :func:`vjpcheck.verify` checked (one per
     device × dtype × verdict), with the skip reasons."""
     return [
-        make_record(
+        Record(
             test, summary.function, summary.framework, status, kind=kind, device=device, dtype=dtype, count=count,
             reasons=[r for r, _ in summary.skip_reasons.most_common(3)] if status == "skipped" else [],
         )
@@ -73,9 +99,14 @@ def record_from_summary(summary, test: str, kind: str = "verify") -> list[dict]:
     ]
 
 
-def dumps(records: list[dict]) -> str:
+def dumps(records: list[Record]) -> str:
     """JSON text of records (NumPy scalars and non-finite floats handled)."""
-    return json.dumps(records, default=json_default, allow_nan=True)
+    return json.dumps([r.to_json() for r in records], default=json_default, allow_nan=True)
+
+
+def loads(text: str) -> list[Record]:
+    """Records from :func:`dumps`' text."""
+    return [Record.from_json(d) for d in json.loads(text)]
 
 
 def json_default(obj: Any):

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 import os
+from typing import Sequence
 
 from .junit import junit_xml
 from .model import ReportModel, build_model
-from .record import STATUSES, json_default
+from .record import STATUSES, Record, json_default
 
 TEMPLATE = "report.html.j2"
 
@@ -35,7 +36,7 @@ def sibling_paths(html_path: str) -> dict:
     return {"html": html_path, "json": stem + ".json", "junit": stem + ".junit.xml"}
 
 
-def write_reports(records: list[dict], html_path: str, title: str = "vjpcheck report", worker_totals: dict | None = None, meta: dict | None = None) -> tuple[ReportModel, dict]:
+def write_reports(records: Sequence[Record], html_path: str, title: str = "vjpcheck report", worker_totals: dict | None = None, meta: dict | None = None) -> tuple[ReportModel, dict]:
     """Build the model and write HTML, JSON and JUnit next to each other; returns the
     model and the paths written."""
     model = build_model(records, title=title, worker_totals=worker_totals, meta=meta)

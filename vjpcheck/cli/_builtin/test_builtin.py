@@ -35,13 +35,13 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 def test_builtin(chunk: dict, vjp) -> None:
     from vjpcheck.programs import runner as program_run
-    from vjpcheck.report.record import make_record
+    from vjpcheck.report.record import Record
 
     fields = {k: chunk[k] for k in ("mode", "examples", "seed", "op", "max_ops", "device")}
     name = chunk["op"] if chunk["mode"] == "catalogue" else "composed programs"
 
     def record(function, status, **more):
-        vjp.record(make_record(chunk["test"], function, "torch+jax", status, kind=chunk["mode"], device=chunk["device"], **more))
+        vjp.record(Record(chunk["test"], function, "torch+jax", status, kind=chunk["mode"], device=chunk["device"], **more))
 
     if time.time() > _plan()["deadline"]:
         reason = "vjpcheck run: time budget exhausted before this chunk"
