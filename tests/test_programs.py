@@ -47,9 +47,13 @@ def _forward_agrees(case):
     got_torch = program.evaluate("torch", *[a.to("torch") for a in case.inputs]).detach().resolve_conj().numpy()
     with x64():
         got_jax = np.asarray(program.evaluate("jax", *[a.to("jax") for a in case.inputs]))
+    # float32 cases compute in float32 (the float64 NumPy values are their exact inputs)
+    low = any(a.dtype in ("float32", "complex64") for a in case.inputs)
+    tol = 1e-4 if low else 1e-9
+    scale = max(1.0, float(np.max(np.abs(ref), initial=0.0)))
     for who, got in (("torch", got_torch), ("jax", got_jax)):
         assert got.shape == ref.shape, (who, program.source())
-        np.testing.assert_allclose(got, ref, rtol=1e-9, atol=1e-9, err_msg=f"{who}: {program.source()}")
+        np.testing.assert_allclose(got, ref, rtol=tol, atol=tol * scale, err_msg=f"{who}: {program.source()}")
 
 
 @pytest.mark.parametrize("name", sorted(OPS))

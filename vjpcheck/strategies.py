@@ -26,6 +26,8 @@ import numpy as np
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
+from ._engine.validate import check_callable, check_choice, check_nonnegative_int, check_subset
+
 __all__ = [
     "DrawnArray",
     "Domain",
@@ -43,6 +45,7 @@ __all__ = [
 ]
 
 LAYOUTS = ("contiguous", "transposed", "strided", "expanded", "offset")
+_KNOWN_DEVICES = ("cpu", "cuda") + tuple(f"cuda:{i}" for i in range(16))
 DTYPE_FAMILIES = {
     "real": ("float64", "float32"),
     "half": ("float16", "bfloat16"),
@@ -50,6 +53,32 @@ DTYPE_FAMILIES = {
     "complex": ("complex128", "complex64"),
 }
 MAX_SIDE = 4
+DTYPES = ("float64", "float32", "float16", "bfloat16", "complex128", "complex64")
+FRAMEWORKS = ("torch", "jax")
+
+
+def _dtype_names(dtype: str | Sequence[str], argument: str = "dtype") -> tuple[str, ...]:
+    """The dtype names a family, a name or a list stands for; a misspelt one fails here,
+    when the strategy is built, not when it is drawn."""
+    if isinstance(dtype, str):
+        names = DTYPE_FAMILIES.get(dtype, (dtype,))
+    elif isinstance(dtype, Sequence) and dtype:
+        names = tuple(dtype)
+    else:
+        raise TypeError(f"{argument} must be a dtype name, a family {sorted(DTYPE_FAMILIES)} or a list of names, got {dtype!r}")
+    unknown = [n for n in names if n not in DTYPES]
+    if unknown:
+        raise ValueError(f"{argument}: unknown dtype(s) {unknown}; known: {list(DTYPES)} and the families {sorted(DTYPE_FAMILIES)}")
+    return names
+
+
+def _check_common(min_side: int, max_side: int, framework: str | None) -> None:
+    check_nonnegative_int("min_side", min_side)
+    check_nonnegative_int("max_side", max_side)
+    if min_side > max_side:
+        raise ValueError(f"need min_side <= max_side, got min_side={min_side}, max_side={max_side}")
+    if framework is not None:
+        check_choice("framework", framework, FRAMEWORKS)
 
 
 # ---- domains -------------------------------------------------------------------------------
@@ -136,37 +165,11 @@ class DrawnArray:
         return f"{self.dtype}[{shape}] {self.layout} on {self.device}: {self.values.tolist()!r}"
 
     def to(self, framework: str) -> Any:
-        """The array in ``framework`` (torch: with this layout; jax: layouts do not exist)."""
-        if framework == "torch":
-            return self._torch()
-        if framework == "jax":
-            return self._jax()
-        raise ValueError(f"framework must be 'torch' or 'jax', got {framework!r}")
-
-    def _torch(self):
-        import torch
-
-        dtype = getattr(torch, self.dtype)
-        v = self.values
-        if self.layout == "transposed" and v.ndim >= 2:
-            return torch.tensor(np.ascontiguousarray(v.T), dtype=dtype, device=self.device).permute(*reversed(range(v.ndim)))
-        if self.layout == "strided" and v.ndim >= 1:
-            wide = torch.zeros(v.shape[:-1] + (2 * v.shape[-1],), dtype=dtype, device=self.device)
-            wide[..., ::2] = torch.tensor(v, dtype=dtype, device=self.device)
-            return wide[..., ::2]
-        if self.layout == "expanded" and self.expand_dim is not None:
-            base = torch.tensor(np.take(v, [0], axis=self.expand_dim), dtype=dtype, device=self.device)
-            return base.expand(*v.shape)
-        if self.layout == "offset":
-            flat = torch.zeros(v.size + 3, dtype=dtype, device=self.device)
-            flat[3:] = torch.tensor(v.reshape(-1), dtype=dtype, device=self.device)
-            return flat[3:].view(v.shape)
-        return torch.tensor(v, dtype=dtype, device=self.device)
-
-    def _jax(self):
+        """The array in ``framework``, in this memory layout where the framework has
+        layouts (PyTorch; JAX arrays have none)."""
         from .frameworks import backend_named
 
-        return backend_named("jax").from_numpy(self.values, self.dtype, self.device)
+        return backend_named(framework).from_layout(self.values, self.dtype, self.layout, self.device, self.expand_dim)
 
 
 def _round_to(values: np.ndarray, dtype: str) -> np.ndarray:
@@ -217,12 +220,8 @@ def _shape(draw, dims, min_side, max_side, broadcast):
 def dtypes(family: str | Sequence[str] = "real") -> st.SearchStrategy[str]:
     """A dtype name from a family (``real``, ``half``, ``real+half``, ``complex``) or list;
     shared, so every tensor of one family in a test case has the same dtype."""
-    if isinstance(family, str) and family in DTYPE_FAMILIES:
-        names, key = DTYPE_FAMILIES[family], family
-    elif isinstance(family, str):
-        names, key = (family,), family
-    else:
-        names, key = tuple(family), ",".join(family)
+    names = _dtype_names(family, "family")
+    key = family if isinstance(family, str) else ",".join(family)
     return st.shared(st.sampled_from(names), key=f"vjpcheck-dtype:{key}")
 
 
@@ -302,13 +301,12 @@ def tensor(
         framework: ``"torch"``/``"jax"`` to draw framework arrays; None draws DrawnArray.
     """
     parsed = _parse_dims(dims)
-    for layout in layouts:
-        if layout not in LAYOUTS:
-            raise ValueError(f"layouts: unknown layout {layout!r}; known: {LAYOUTS}")
-    if not layouts:
-        raise ValueError("layouts must name at least one layout")
-    if not 0 <= min_side <= max_side:
-        raise ValueError(f"need 0 <= min_side <= max_side, got {min_side}, {max_side}")
+    _dtype_names(dtype)
+    layouts = check_subset("layouts", layouts, LAYOUTS)
+    _check_common(min_side, max_side, framework)
+    check_callable("transform", transform, optional=True)
+    if device is not None:
+        check_subset("device", device, _KNOWN_DEVICES)
     return _tensor(parsed, dtype, _domain(domain), tuple(layouts), min_side, max_side, broadcast, transform, device, framework)
 
 
@@ -329,19 +327,30 @@ def _index(draw, dims, high, min_side, max_side, framework):
 def index(dims: str | Sequence = "k", high: str | int = "n", min_side: int = 0, max_side: int = MAX_SIDE, framework: str | None = None):
     """An integer index array with values in ``[0, size of high)``; duplicates are likely."""
     parsed = _parse_dims(dims)
-    if isinstance(high, str) and not high.isidentifier():
-        raise ValueError(f"high must be a dimension name or an int, got {high!r}")
+    if isinstance(high, str):
+        if not high.isidentifier():
+            raise ValueError(f"high must be a dimension name or an int, got {high!r}")
+    else:
+        check_nonnegative_int("high", high)
+    _check_common(min_side, max_side, framework)
     return _index(parsed, high, min_side, max_side, framework)
 
 
 COTANGENT_KINDS = ("dense", "one-hot", "zero", "scaled")
 
 
-@st.composite
-def cotangent(draw, shape: tuple, dtype: str, kinds: Sequence[str] = COTANGENT_KINDS, layouts: Sequence[str] = LAYOUTS, device: str = "cpu"):
+def cotangent(shape: tuple, dtype: str, kinds: Sequence[str] = COTANGENT_KINDS, layouts: Sequence[str] = LAYOUTS, device: str = "cpu") -> st.SearchStrategy:
     """A cotangent for an output of ``shape``/``dtype``: dense random, one-hot, zero or
     scaled by a large/tiny factor, in any layout. Shrinks toward dense contiguous."""
-    kind = draw(st.sampled_from(tuple(kinds)))
+    shape = tuple(check_nonnegative_int("shape", s) for s in shape)
+    if not isinstance(dtype, str) or _dtype_names(dtype) != (dtype,):
+        raise ValueError(f"dtype must be one dtype name from {list(DTYPES)}, got {dtype!r}")
+    return _cotangent(shape, dtype, check_subset("kinds", kinds, COTANGENT_KINDS), check_subset("layouts", layouts, LAYOUTS), device)
+
+
+@st.composite
+def _cotangent(draw, shape: tuple, dtype: str, kinds: tuple[str, ...], layouts: tuple[str, ...], device: str):
+    kind = draw(st.sampled_from(kinds))
     complex_ = dtype.startswith("complex")
     n = int(np.prod(shape, dtype=np.int64))
     seed = draw(st.integers(0, 2**32 - 1))
@@ -356,7 +365,7 @@ def cotangent(draw, shape: tuple, dtype: str, kinds: Sequence[str] = COTANGENT_K
         values = rng.standard_normal(shape) + (1j * rng.standard_normal(shape) if complex_ else 0)
         if kind == "scaled":
             values = values * draw(st.sampled_from([1e3, 1e-3]))
-    layout = draw(st.sampled_from(tuple(layouts)))
+    layout = draw(st.sampled_from(layouts))
     if layout == "expanded":
         layout = "contiguous"  # a cotangent's entries are independent
     return DrawnArray(values=_round_to(np.asarray(values), dtype), dtype=dtype, layout=layout, device=device)

@@ -72,13 +72,7 @@ def values_literal(values: np.ndarray) -> str:
 
 
 def array_literal(case: Case, obj: Any, info) -> str:
-    literal = values_literal(case.backend.to_numpy(obj))
-    if case.framework == "torch":
-        layout = ""
-        if info.layout != "contiguous":
-            layout = f", strides={tuple(info.strides)}, offset={info.offset}"
-        return f"make_tensor({literal}, dtype={info.dtype!r}{layout}, device={info.device!r})"
-    return f"jnp.asarray(np.array({literal}), dtype={info.dtype!r})"
+    return case.backend.array_expression(values_literal(case.backend.to_numpy(obj)), info)
 
 
 def build_reproducer(case: Case, options: dict, callables: dict | None = None) -> str:
@@ -89,13 +83,7 @@ def build_reproducer(case: Case, options: dict, callables: dict | None = None) -
     """
     fn_lines, fn_expr = function_reference(case.fn)
     lines = [f"# vjpcheck reproducer for {case.name}", "import base64", "import numpy as np", "import vjpcheck"]
-    if case.framework == "torch":
-        lines += ["import torch", "from vjpcheck import make_tensor"]
-    else:
-        lines += ["import jax", "import jax.numpy as jnp"]
-        wide = any(i is not None and i.dtype in ("float64", "complex128") for i in case.arg_infos)
-        if wide:
-            lines.append('jax.config.update("jax_enable_x64", True)  # the case is float64')
+    lines += case.backend.reproducer_imports(case.arg_infos)
     lines += fn_lines
     arg_exprs = []
     for i, (a, info) in enumerate(zip(case.args, case.arg_infos)):

@@ -42,7 +42,7 @@ def vjp_map(case: Case) -> tuple[Callable, tuple, tuple[int, ...]]:
 
 
 def _build(case: Case, n: int, keep: tuple, layout: tuple) -> Callable:
-    user_fn, m = case.fn, len(keep)
+    user_fn = case.fn
 
     def full_args(xs, others):
         args, pos_x, pos_o = [], 0, 0
@@ -62,37 +62,6 @@ def _build(case: Case, n: int, keep: tuple, layout: tuple) -> Callable:
 
         return flatten_outputs(user_fn(*args))
 
-    if case.framework == "torch":
-        import torch
-
-        def torch_vjp_map(*xs_vs_others):
-            xs, vs, others = xs_vs_others[:n], xs_vs_others[n : n + m], xs_vs_others[n + m :]
-            with torch.enable_grad():
-                # never detach: that would drop a forward-mode tangent (forward-over-reverse)
-                xs = [x if x.requires_grad else x.requires_grad_() if x.is_leaf else x.clone().requires_grad_() for x in xs]
-                outs = outputs(full_args(xs, others))
-                ys, cs = [], []
-                for k, v in zip(keep, vs):
-                    if outs[k].requires_grad:
-                        ys.append(outs[k])
-                        cs.append(v)
-                grads = torch.autograd.grad(ys, xs, cs, create_graph=True, allow_unused=True) if ys else [None] * n
-            return tuple(torch.zeros_like(x) if g is None else g for g, x in zip(grads, xs))
-
-        fn = torch_vjp_map
-    else:
-        import jax
-
-        def jax_vjp_map(*xs_vs_others):
-            xs, vs, others = xs_vs_others[:n], xs_vs_others[n : n + m], xs_vs_others[n + m :]
-
-            def f(*p):
-                outs = outputs(full_args(p, others))
-                return tuple(outs[k] for k in keep)
-
-            _, pullback = jax.vjp(f, *xs)
-            return tuple(pullback(tuple(vs)))
-
-        fn = jax_vjp_map
+    fn = case.backend.vjp_map(outputs, full_args, n, keep)
     fn.__qualname__ = fn.__name__ = f"vjp_map[{case.name}]"
     return fn

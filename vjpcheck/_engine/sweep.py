@@ -271,12 +271,7 @@ def _draw_cotangent(data, fn, args, framework, kinds, layouts):
     infos = [backend.info(a) if backend.is_array(a) else None for a in args]
     try:
         with backend.precision(infos):
-            if framework == "jax":  # shapes and dtypes only: no computation
-                import jax
-
-                raw = jax.eval_shape(lambda *a: fn(*a), *args)
-            else:
-                raw = fn(*[backend.copy(a) if i is not None else a for a, i in zip(args, infos)])
+            raw = backend.output_structure(fn, args, infos)
     except Exception:
         return None  # check_vjp reports the forward error with full context
     leaves = flatten_outputs(raw)

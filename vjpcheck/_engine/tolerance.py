@@ -64,25 +64,11 @@ def case_rtol(case: Case) -> float:
     default matmul precision other than "highest"/"float32")."""
     dtypes = _involved_dtypes(case)
     rtol = max(RTOL.get(d, RTOL["float32"]) for d in dtypes)
-    if case.device.startswith("cuda") and any(d in ("float32", "complex64") for d in dtypes) and tf32_allowed(case.framework):
+    if case.device.startswith("cuda") and any(d in ("float32", "complex64") for d in dtypes) and case.backend.tf32_allowed():
         rtol = max(rtol, RTOL_TF32)
     return rtol
 
 
-def tf32_allowed(framework: str) -> bool:
-    """Whether float32 matrix products/convolutions may run in TF32 on CUDA right now."""
-    if framework == "torch":
-        import torch
-
-        return bool(
-            torch.backends.cuda.matmul.allow_tf32
-            or torch.get_float32_matmul_precision() != "highest"
-            or torch.backends.cudnn.allow_tf32
-        )
-    import jax
-
-    precision = str(jax.config.jax_default_matmul_precision or "default").lower()
-    return not any(p in precision for p in ("highest", "float32"))
 
 
 def compare_vectors(

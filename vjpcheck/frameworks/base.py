@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -66,6 +66,13 @@ class Backend:
         """A new contiguous array of ``dtype`` on ``device``."""
         raise NotImplementedError
 
+    def from_layout(self, values: np.ndarray, dtype: str, layout: str, device: str, expand_dim: int | None = None) -> Any:
+        """A new array with ``values`` in a memory layout: ``contiguous``, ``transposed``,
+        ``strided`` (every other element of a wider buffer), ``expanded`` (stride 0 along
+        ``expand_dim``) or ``offset`` (a view into a larger buffer). Frameworks without
+        layouts give a plain array."""
+        return self.from_numpy(values, dtype, device)
+
     def to_reference(self, obj: Any) -> Any:
         """The same values widened to float64/complex128 on the CPU (finite differences)."""
         raise NotImplementedError
@@ -76,6 +83,31 @@ class Backend:
 
     def restore(self, obj: Any, values: np.ndarray) -> None:
         """Write ``values`` back into ``obj`` in place (after a detected mutation)."""
+        raise NotImplementedError
+
+    def tf32_allowed(self) -> bool:
+        """Whether float32 matrix products/convolutions may run in TF32 on CUDA right now."""
+        raise NotImplementedError
+
+    def vjp_map(self, outputs: Callable, full_args: Callable, n: int, keep: tuple[int, ...]) -> Callable:
+        """The VJP map ``(*xs, *vs, *others) ↦ vᵀJ(xs)`` built with this framework's own
+        reverse mode, differentiable again (order-2 checks). ``full_args(xs, others)``
+        rebuilds the call's arguments, ``outputs(args)`` calls the function and flattens
+        its output, ``keep`` lists the differentiable outputs."""
+        raise NotImplementedError
+
+    def reproducer_imports(self, infos) -> list[str]:
+        """Lines a reproducer script needs before it builds arrays like ``infos``."""
+        raise NotImplementedError
+
+    def array_expression(self, values_literal: str, info: ArrayInfo) -> str:
+        """A Python expression that rebuilds an array: ``values_literal`` (NumPy values) with
+        the dtype, device and (where the framework has one) memory layout of ``info``."""
+        raise NotImplementedError
+
+    def output_structure(self, fn: Callable, args: list, infos) -> Any:
+        """``fn(*args)``'s output structure, leaves carrying shape and dtype (JAX: abstract
+        evaluation, no computation); arrays are copied first, so ``args`` stay untouched."""
         raise NotImplementedError
 
     def shared_device(self, device: str) -> str:

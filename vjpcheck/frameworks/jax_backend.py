@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-from typing import Any
+from typing import Any, Callable
 
 import jax
 import numpy as np
@@ -95,6 +95,39 @@ class JaxBackend(Backend):
         """x64 on while 64-bit arrays are involved (locally; never the global setting)."""
         wide = any(i is not None and i.dtype in ("float64", "complex128", "int64", "uint64") for i in infos)
         return jax_context(wide)
+
+    def tf32_allowed(self) -> bool:
+        """A default matmul precision other than "highest"/"float32" lets XLA use TF32."""
+        precision = str(jax.config.jax_default_matmul_precision or "default").lower()
+        return not any(p in precision for p in ("highest", "float32"))
+
+    def reproducer_imports(self, infos) -> list[str]:
+        lines = ["import jax", "import jax.numpy as jnp"]
+        if any(i is not None and i.dtype in ("float64", "complex128") for i in infos):
+            lines.append('jax.config.update("jax_enable_x64", True)  # the case is float64')
+        return lines
+
+    def array_expression(self, values_literal: str, info: ArrayInfo) -> str:
+        return f"jnp.asarray(np.array({values_literal}), dtype={info.dtype!r})"
+
+    def output_structure(self, fn: Callable, args: list, infos) -> Any:
+        return jax.eval_shape(lambda *a: fn(*a), *args)  # shapes and dtypes only: no computation
+
+    def vjp_map(self, outputs: Callable, full_args: Callable, n: int, keep: tuple[int, ...]) -> Callable:
+        """``(*xs, *vs, *others) ↦ vᵀJ(xs)`` through ``jax.vjp`` (``jax.vjp`` of it again
+        at order 2)."""
+
+        def jax_vjp_map(*xs_vs_others):
+            xs, vs, others = xs_vs_others[:n], xs_vs_others[n : n + len(keep)], xs_vs_others[n + len(keep) :]
+
+            def f(*p):
+                outs = outputs(full_args(p, others))
+                return tuple(outs[k] for k in keep)
+
+            _, pullback = jax.vjp(f, *xs)
+            return tuple(pullback(tuple(vs)))
+
+        return jax_vjp_map
 
 
 def _jax_device(name: str):

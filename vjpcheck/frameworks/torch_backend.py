@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import torch
@@ -87,6 +87,22 @@ class TorchBackend(Backend):
         t = torch.from_numpy(np.array(arr, order="C", copy=True))  # keeps 0-d shapes
         return t.to(device=device, dtype=target)
 
+    def from_layout(self, values: np.ndarray, dtype: str, layout: str, device: str, expand_dim: int | None = None) -> torch.Tensor:
+        dt, v = torch_dtype(dtype), values
+        if layout == "transposed" and v.ndim >= 2:
+            return torch.tensor(np.ascontiguousarray(v.T), dtype=dt, device=device).permute(*reversed(range(v.ndim)))
+        if layout == "strided" and v.ndim >= 1:
+            wide = torch.zeros(v.shape[:-1] + (2 * v.shape[-1],), dtype=dt, device=device)
+            wide[..., ::2] = torch.tensor(v, dtype=dt, device=device)
+            return wide[..., ::2]
+        if layout == "expanded" and expand_dim is not None:
+            return torch.tensor(np.take(v, [0], axis=expand_dim), dtype=dt, device=device).expand(*v.shape)
+        if layout == "offset":
+            flat = torch.zeros(v.size + 3, dtype=dt, device=device)
+            flat[3:] = torch.tensor(v.reshape(-1), dtype=dt, device=device)
+            return flat[3:].view(v.shape)
+        return torch.tensor(v, dtype=dt, device=device)
+
     def to_reference(self, obj: torch.Tensor) -> torch.Tensor:
         t = obj.detach()
         if t.is_conj():
@@ -108,6 +124,44 @@ class TorchBackend(Backend):
 
     def precision(self, infos):
         return contextlib.nullcontext()
+
+    def tf32_allowed(self) -> bool:
+        """cuDNN's or matmul's allow_tf32, or a float32 matmul precision below "highest"."""
+        return bool(
+            torch.backends.cuda.matmul.allow_tf32
+            or torch.get_float32_matmul_precision() != "highest"
+            or torch.backends.cudnn.allow_tf32
+        )
+
+    def reproducer_imports(self, infos) -> list[str]:
+        return ["import torch", "from vjpcheck import make_tensor"]
+
+    def array_expression(self, values_literal: str, info: ArrayInfo) -> str:
+        layout = f", strides={tuple(info.strides)}, offset={info.offset}" if info.layout != "contiguous" else ""
+        return f"make_tensor({values_literal}, dtype={info.dtype!r}{layout}, device={info.device!r})"
+
+    def output_structure(self, fn: Callable, args: list, infos) -> Any:
+        return fn(*[self.copy(a) if i is not None else a for a, i in zip(args, infos)])
+
+    def vjp_map(self, outputs: Callable, full_args: Callable, n: int, keep: tuple[int, ...]) -> Callable:
+        """``(*xs, *vs, *others) ↦ vᵀJ(xs)`` through ``torch.autograd.grad(create_graph=True)``
+        (double backward when differentiated again)."""
+
+        def torch_vjp_map(*xs_vs_others):
+            xs, vs, others = xs_vs_others[:n], xs_vs_others[n : n + len(keep)], xs_vs_others[n + len(keep) :]
+            with torch.enable_grad():
+                # never detach: that would drop a forward-mode tangent (forward-over-reverse)
+                xs = [x if x.requires_grad else x.requires_grad_() if x.is_leaf else x.clone().requires_grad_() for x in xs]
+                outs = outputs(full_args(xs, others))
+                ys, cs = [], []
+                for k, v in zip(keep, vs):
+                    if outs[k].requires_grad:
+                        ys.append(outs[k])
+                        cs.append(v)
+                grads = torch.autograd.grad(ys, xs, cs, create_graph=True, allow_unused=True) if ys else [None] * n
+            return tuple(torch.zeros_like(x) if g is None else g for g, x in zip(grads, xs))
+
+        return torch_vjp_map
 
 
 
