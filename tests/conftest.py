@@ -1,24 +1,27 @@
+"""Test-suite layout as markers: ``integration/`` is ``slow`` (subprocesses, whole runs),
+``gpu/`` is ``cuda`` (skipped cleanly without a CUDA device).
+
+The development loop is ``pytest -m "not slow" -n 2``; CI runs everything. Helpers live
+in ``corpus/`` (on ``pythonpath``), never in a conftest.
+"""
+
+from __future__ import annotations
+
+import pathlib
+
 import pytest
 
-
-def cuda_available() -> bool:
-    try:
-        import torch
-    except ImportError:
-        return False
-    return torch.cuda.is_available()
+HERE = pathlib.Path(__file__).parent
+FOLDER_MARKERS = {"integration": "slow", "gpu": "cuda"}
 
 
-requires_cuda = pytest.mark.skipif(not cuda_available(), reason="no CUDA device on this machine")
-
-
-def jax_gpu_available() -> bool:
-    try:
-        import jax
-
-        return bool(jax.devices("gpu"))
-    except Exception:  # no GPU backend installed or no device: JAX raises RuntimeError
-        return False
-
-
-requires_jax_gpu = pytest.mark.skipif(not jax_gpu_available(), reason="no GPU device visible to JAX on this machine")
+@pytest.hookimpl(tryfirst=True)  # before -m deselects by marker
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        try:
+            folder = pathlib.Path(item.path).relative_to(HERE).parts[0]
+        except ValueError:  # collected from outside tests/
+            continue
+        marker = FOLDER_MARKERS.get(folder)
+        if marker:
+            item.add_marker(marker)

@@ -5,7 +5,7 @@ import torch
 
 import planted_torch
 import vjpcheck
-from conftest import requires_cuda, requires_jax_gpu
+from devices import requires_cuda, requires_jax_gpu
 
 
 @requires_cuda

@@ -10,13 +10,13 @@ import torch
 import planted_torch
 import vjpcheck
 
-TESTS = os.path.dirname(__file__)
+CORPUS = os.path.join(os.path.dirname(os.path.dirname(__file__)), "corpus")
 
 
 def _run_script(tmp_path, text):
     script = tmp_path / "repro.py"
     script.write_text(text)
-    env = dict(os.environ, PYTHONPATH=TESTS + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    env = dict(os.environ, PYTHONPATH=CORPUS + os.pathsep + os.environ.get("PYTHONPATH", ""))
     return subprocess.run([sys.executable, str(script)], capture_output=True, text=True, env=env, timeout=300)
 
 

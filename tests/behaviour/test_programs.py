@@ -12,10 +12,12 @@ from hypothesis import HealthCheck, given, settings
 from planted_ops import planted
 
 from vjpcheck.frameworks.jax_backend import x64
-from vjpcheck.programs import DOMAINS, OPS, Program, op_cases, programs
+from vjpcheck._engine.results import is_failing
+from vjpcheck.programs import DOMAINS, OPS, InputSpec, Node, Program, ProgramCase, op_cases, programs
 from vjpcheck.programs import known as known_differences
 from vjpcheck.programs import runner as program_run
 from vjpcheck.programs.check import check_program
+from vjpcheck.strategies import DrawnArray
 
 FAST = settings(max_examples=6, database=None, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
 
@@ -142,6 +144,7 @@ def test_correct_programs_pass():
         ("planted_torch_broadcast_mul", ["planted_torch_broadcast_mul", "sin"], ("torch.backward",)),
     ],
 )
+@pytest.mark.slow  # random exploration; the pinned programs below are the fast regression
 def test_planted_framework_bug_is_found_with_a_minimal_program(name, ops, suspects):
     complex_rate = 1.0 if name == "planted_jax_square" else 0.0
     # which 40 programs a seed draws depends on the Hypothesis version: up to three seeds
@@ -274,3 +277,44 @@ def test_forward_check_tolerates_subnormal_differences():
         oracles=["finite_differences", "torch.backward", "jax.vjp"],
     )
     assert verdict.overall_status == "pass", verdict.explain()
+
+
+# ---- planted framework bugs on pinned programs (independent of what a seed draws) ----------------
+def _pinned_case(op: str, inputs: list[tuple[str, np.ndarray]], out_dtype: str, attrs: dict | None = None) -> ProgramCase:
+    program = Program([InputSpec(values.shape, dtype) for dtype, values in inputs], [Node(op, tuple(range(len(inputs))), attrs or {})])
+    drawn = [DrawnArray(values=values, dtype=dtype) for dtype, values in inputs]
+    out = np.asarray(program.evaluate("numpy", *[values for _, values in inputs]))
+    v = np.linspace(0.5, 1.5, out.size).reshape(out.shape) * (1 + 0.25j if out_dtype.startswith("complex") else 1)
+    return ProgramCase(program, drawn, DrawnArray(values=v, dtype=out_dtype))
+
+
+PINNED = [
+    ("planted_torch_cumsum", [("float64", np.array([0.3, -1.2, 0.7]))], "float64", {"torch.backward"}),
+    ("planted_jax_square", [("complex128", np.array([0.5 + 1j, -0.25 + 0.5j]))], "complex128", {"jax.vjp"}),
+    ("planted_numpy_sin", [("float64", np.array([0.3, -1.2]))], "float64", {"reference.forward", "finite_differences"}),
+    ("planted_torch_broadcast_mul", [("float64", np.array([[0.3, -1.2], [0.7, 2.0]])), ("float64", np.array([[0.5, -0.5]]))], "float64", {"torch.backward"}),
+]
+
+
+@pytest.mark.parametrize("name, inputs, out_dtype, suspects", PINNED, ids=[p[0] for p in PINNED])
+def test_planted_framework_bug_is_caught_on_a_pinned_program(name, inputs, out_dtype, suspects):
+    """The regression the random exploration below is about, on one fixed small program."""
+    with planted(name):
+        verdict = check_program(_pinned_case(name, inputs, out_dtype))
+    assert is_failing(verdict.overall_status), verdict.explain()
+    assert not known_differences.explain(verdict, known_differences.load())
+    culprits = known_differences.culprits(verdict)
+    assert culprits and set(culprits) <= suspects, culprits
+
+
+@pytest.mark.parametrize("name, inputs, out_dtype, suspects", PINNED, ids=[p[0] for p in PINNED])
+def test_the_same_pinned_program_passes_without_the_planted_bug(name, inputs, out_dtype, suspects):
+    correct, attrs = {
+        "planted_torch_cumsum": ("cumsum", {"dim": 0}),
+        "planted_jax_square": ("square", {}),
+        "planted_numpy_sin": ("sin", {}),
+        "planted_torch_broadcast_mul": ("mul", {}),
+    }[name]
+    case = _pinned_case(correct, inputs, out_dtype, attrs)
+    verdict = check_program(case)
+    assert verdict.overall_status in ("pass", "skipped"), verdict.explain()
