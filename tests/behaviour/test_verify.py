@@ -40,7 +40,15 @@ SPECS = {
 }
 ALL = [p for p in pt.PLANTED + pj.PLANTED if p.name in SPECS]
 # a wrong rule may show as wrong values on some shapes and as a crash on others
-ALSO_ACCEPTED = {"transposed matmul gradient": {"oracle-error"}, "jax transposed matmul gradient": {"oracle-error"}}
+ALSO_ACCEPTED = {
+    "transposed matmul gradient": {"oracle-error"},
+    "jax transposed matmul gradient": {"oracle-error"},
+    # 2·x·x/|x| is also wrong at tiny |x| (x·x underflows: 0 where the gradient is 2|x|·v,
+    # e.g. 1.1e-187 at x = 4.5e-187): a second real defect, a mismatch, that a random or
+    # replayed (example database) draw may reach before the NaN at 0
+    "NaN at an exact zero": {"mismatch"},
+    "jax NaN at an exact zero": {"mismatch"},
+}
 # JAX compiles per drawn shape and shrinking a JAX failure takes 10-130 s: these sweeps run
 # in CI (slow); the development loop keeps their concrete-case twins (test_planted_bugs.py)
 SLOW = {name for name in SPECS if name.startswith("jax ")} | {"missing broadcast reduction"}

@@ -9,6 +9,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from ..frameworks import ArrayInfo, Backend, backend_named, detect_backend
+from ..frameworks.base import flatten_outputs
 from .numeric import is_complex_dtype, is_differentiable_dtype, random_like
 from .results import array_to_json
 
@@ -101,15 +102,6 @@ class Case:
 
 
 
-def flatten_outputs(out: Any) -> list:
-    if isinstance(out, (tuple, list)):
-        leaves = []
-        for o in out:
-            leaves.extend(flatten_outputs(o))
-        return leaves
-    return [out]
-
-
 def build_case(
     fn: Callable,
     args: tuple,
@@ -127,94 +119,17 @@ def build_case(
         raise TypeError(f"fn must be callable, got {type(fn).__name__}")
     if not isinstance(seed, (int, np.integer)):
         raise TypeError(f"seed must be an int, got {type(seed).__name__}")
-    if framework is not None:
-        backend = backend_named(framework)
-    else:
-        backend = detect_backend(fn, args)
-        if backend is None:
-            raise ValueError(
-                "cannot tell the framework: pass torch tensors or jax arrays as args, "
-                "or framework='torch' / framework='jax'"
-            )
+    backend = _resolve_backend(fn, args, framework)
     args = tuple(_adopt(backend, a) for a in args)
     infos = [backend.info(a) if backend.is_array(a) else None for a in args]
     values = [backend.to_numpy(a) if info is not None else None for a, info in zip(args, infos)]
-
-    differentiable = [i for i, info in enumerate(infos) if info is not None and is_differentiable_dtype(info.dtype)]
-    if wrt is None:
-        wrt_t = tuple(differentiable)
-        if not wrt_t:
-            raise ValueError(
-                "no differentiable argument: args hold no floating-point or complex "
-                f"{backend.name} array (got {[type(a).__name__ for a in args]})"
-            )
-    else:
-        wrt_t = (wrt,) if isinstance(wrt, (int, np.integer)) else tuple(wrt)
-        for i in wrt_t:
-            if not isinstance(i, (int, np.integer)) or not -len(args) <= i < len(args):
-                raise ValueError(f"wrt={wrt!r}: index {i!r} is not a position in args (len {len(args)})")
-        wrt_t = tuple(int(i) % len(args) for i in wrt_t)
-        for i in wrt_t:
-            if i not in differentiable:
-                what = infos[i].dtype if infos[i] is not None else type(args[i]).__name__
-                raise ValueError(f"wrt={wrt!r}: argument {i} ({what}) is not a floating-point or complex array")
-        if len(set(wrt_t)) != len(wrt_t):
-            raise ValueError(f"wrt={wrt!r} repeats an argument")
-
+    wrt_t = _resolve_wrt(wrt, args, infos, backend)
     name = function_name(fn)
-    try:
-        probe_args = [backend.copy(a) if info is not None else a for a, info in zip(args, infos)]
-        with backend.precision(infos):
-            raw = fn(*probe_args)
-    except Exception as exc:  # the user's forward: report it, never crash the run
-        call = ", ".join(info.describe() if info is not None else repr(a)[:60] for a, info in zip(args, infos))
-        raise ForwardError(
-            f"{name}({call}) raised {type(exc).__name__}: {exc}\n" + "".join(traceback.format_exc(limit=6))
-        ) from exc
-    leaves = flatten_outputs(raw)
-    single = not isinstance(raw, (tuple, list))
-    for k, leaf in enumerate(leaves):
-        if not backend.is_array(leaf):
-            raise ValueError(
-                f"{name} returned {type(leaf).__name__} as output {k}; outputs must be "
-                f"{backend.name} arrays or tuples of them"
-            )
-    out_infos = [backend.info(o) for o in leaves]
-    out_diff = [is_differentiable_dtype(i.dtype) for i in out_infos]
-    output_values = [backend.to_numpy(o) for o in leaves]
+    raw = _forward_once(fn, name, backend, args, infos)
+    leaves, single = flatten_outputs(raw), not isinstance(raw, (tuple, list))
+    out_infos, out_diff, output_values = _describe_outputs(name, backend, leaves)
+    cotangents = _resolve_cotangents(v, name, backend, out_infos, out_diff, single, seed)
     output_scale = max((float(np.max(np.abs(y), initial=0.0)) for y, d in zip(output_values, out_diff) if d), default=0.0)
-    if not any(out_diff):
-        raise ValueError(f"{name} has no floating-point or complex output to differentiate")
-
-    rng = np.random.default_rng(seed)
-    if v is None:
-        cot_values = [
-            random_like(rng, i.shape, is_complex_dtype(i.dtype)) if d else None for i, d in zip(out_infos, out_diff)
-        ]
-        cotangents = [
-            backend.from_numpy(c, i.dtype, i.device) if c is not None else None for c, i in zip(cot_values, out_infos)
-        ]
-    else:
-        given = [v] if (single or not isinstance(v, (tuple, list))) else list(v)
-        if single and isinstance(v, (tuple, list)) and len(v) == 1:
-            given = list(v)
-        if len(given) != len(leaves):
-            raise ValueError(f"v has {len(given)} cotangent(s) but {name} returns {len(leaves)} output(s)")
-        cotangents = []
-        for k, (c, info, d) in enumerate(zip(given, out_infos, out_diff)):
-            if not d:
-                cotangents.append(None)
-                continue
-            c = _adopt(backend, c, like=info)
-            ci = backend.info(c)
-            if ci.shape != info.shape:
-                raise ValueError(f"v[{k}] has shape {ci.shape} but output {k} has shape {info.shape}")
-            if is_complex_dtype(ci.dtype) != is_complex_dtype(info.dtype):
-                raise ValueError(f"v[{k}] has dtype {ci.dtype} but output {k} has dtype {info.dtype}")
-            cotangents.append(c)
-    # always read back: a float32 cotangent holds rounded values, not the float64 draw
-    cot_values = [backend.to_numpy(c) if c is not None else None for c in cotangents]
-    cot_infos = [backend.info(c) if c is not None else None for c in cotangents]
     return Case(
         fn=fn,
         name=name,
@@ -227,12 +142,105 @@ def build_case(
         output_differentiable=out_diff,
         single_output=single,
         cotangents=cotangents,
-        cotangent_infos=cot_infos,
-        v=cot_values,
+        cotangent_infos=[backend.info(c) if c is not None else None for c in cotangents],
+        # always read back: a float32 cotangent holds rounded values, not the float64 draw
+        v=[backend.to_numpy(c) if c is not None else None for c in cotangents],
         output_values=output_values,
         output_scale=output_scale if np.isfinite(output_scale) else 0.0,
         seed=int(seed),
     )
+
+
+def _resolve_backend(fn: Callable, args: tuple, framework: str | None) -> Backend:
+    if framework is not None:
+        return backend_named(framework)
+    backend = detect_backend(fn, args)
+    if backend is None:
+        raise ValueError(
+            "cannot tell the framework: pass torch tensors or jax arrays as args, "
+            "or framework='torch' / framework='jax'"
+        )
+    return backend
+
+
+def _resolve_wrt(wrt, args: tuple, infos: list, backend: Backend) -> tuple[int, ...]:
+    """The positions to differentiate: ``wrt`` checked, or every float/complex array."""
+    differentiable = [i for i, info in enumerate(infos) if info is not None and is_differentiable_dtype(info.dtype)]
+    if wrt is None:
+        if not differentiable:
+            raise ValueError(
+                "no differentiable argument: args hold no floating-point or complex "
+                f"{backend.name} array (got {[type(a).__name__ for a in args]})"
+            )
+        return tuple(differentiable)
+    wrt_t = (wrt,) if isinstance(wrt, (int, np.integer)) else tuple(wrt)
+    for i in wrt_t:
+        if not isinstance(i, (int, np.integer)) or not -len(args) <= i < len(args):
+            raise ValueError(f"wrt={wrt!r}: index {i!r} is not a position in args (len {len(args)})")
+    wrt_t = tuple(int(i) % len(args) for i in wrt_t)
+    for i in wrt_t:
+        if i not in differentiable:
+            what = infos[i].dtype if infos[i] is not None else type(args[i]).__name__
+            raise ValueError(f"wrt={wrt!r}: argument {i} ({what}) is not a floating-point or complex array")
+    if len(set(wrt_t)) != len(wrt_t):
+        raise ValueError(f"wrt={wrt!r} repeats an argument")
+    return wrt_t
+
+
+def _forward_once(fn: Callable, name: str, backend: Backend, args: tuple, infos: list) -> Any:
+    """``fn`` on copies of the arguments; its exception becomes a :class:`ForwardError`."""
+    try:
+        probe_args = [backend.copy(a) if info is not None else a for a, info in zip(args, infos)]
+        with backend.precision(infos):
+            return fn(*probe_args)
+    except Exception as exc:  # the user's forward: report it, never crash the run
+        call = ", ".join(info.describe() if info is not None else repr(a)[:60] for a, info in zip(args, infos))
+        raise ForwardError(
+            f"{name}({call}) raised {type(exc).__name__}: {exc}\n" + "".join(traceback.format_exc(limit=6))
+        ) from exc
+
+
+def _describe_outputs(name: str, backend: Backend, leaves: list) -> tuple[list[ArrayInfo], list[bool], list[np.ndarray]]:
+    for k, leaf in enumerate(leaves):
+        if not backend.is_array(leaf):
+            raise ValueError(
+                f"{name} returned {type(leaf).__name__} as output {k}; outputs must be "
+                f"{backend.name} arrays or tuples of them"
+            )
+    infos = [backend.info(o) for o in leaves]
+    differentiable = [is_differentiable_dtype(i.dtype) for i in infos]
+    if not any(differentiable):
+        raise ValueError(f"{name} has no floating-point or complex output to differentiate")
+    return infos, differentiable, [backend.to_numpy(o) for o in leaves]
+
+
+def _resolve_cotangents(v: Any, name: str, backend: Backend, out_infos: list, out_diff: list, single: bool, seed: int) -> list:
+    """One cotangent per output (None for integer outputs): ``v`` checked, or standard
+    normal values drawn with ``seed``."""
+    if v is None:
+        rng = np.random.default_rng(seed)
+        return [
+            backend.from_numpy(random_like(rng, i.shape, is_complex_dtype(i.dtype)), i.dtype, i.device) if d else None
+            for i, d in zip(out_infos, out_diff)
+        ]
+    given = [v] if (single or not isinstance(v, (tuple, list))) else list(v)
+    if single and isinstance(v, (tuple, list)) and len(v) == 1:
+        given = list(v)
+    if len(given) != len(out_infos):
+        raise ValueError(f"v has {len(given)} cotangent(s) but {name} returns {len(out_infos)} output(s)")
+    cotangents = []
+    for k, (c, info, d) in enumerate(zip(given, out_infos, out_diff)):
+        if not d:
+            cotangents.append(None)
+            continue
+        c = _adopt(backend, c, like=info)
+        ci = backend.info(c)
+        if ci.shape != info.shape:
+            raise ValueError(f"v[{k}] has shape {ci.shape} but output {k} has shape {info.shape}")
+        if is_complex_dtype(ci.dtype) != is_complex_dtype(info.dtype):
+            raise ValueError(f"v[{k}] has dtype {ci.dtype} but output {k} has dtype {info.dtype}")
+        cotangents.append(c)
+    return cotangents
 
 
 def _adopt(backend: Backend, obj: Any, like: ArrayInfo | None = None) -> Any:

@@ -15,7 +15,7 @@ from hypothesis import seed as hypothesis_seed
 from hypothesis import strategies as st
 
 from .check import VJPMismatch, check_with_options
-from .case import flatten_outputs, function_name
+from .case import function_name
 from .numeric import is_differentiable_dtype
 from .options import CheckOptions
 from .results import Status, is_failing
@@ -238,7 +238,9 @@ def verify(
             raise VJPMismatch(verdict)
 
     digest = hashlib.sha256(repr((summary.function, framework, order, [repr(s) for s in strategies])).encode()).digest()
-    property_._hypothesis_internal_add_digest = digest  # one example database entry per function
+    # one example-database entry per function. Private Hypothesis API (its own stateful
+    # testing uses it the same way); tests/unit/test_private_apis.py fails loudly if it goes.
+    property_._hypothesis_internal_add_digest = digest
     runner = hypothesis_seed(seed)(property_) if seed is not None else property_
     start = time.perf_counter()
     try:
@@ -251,18 +253,6 @@ def verify(
     return summary
 
 
-def _shape_info(backend, leaf):
-    """ArrayInfo of an output, or of a jax.ShapeDtypeStruct from eval_shape."""
-    if backend.is_array(leaf):
-        return backend.info(leaf)
-    if type(leaf).__name__ == "ShapeDtypeStruct":
-        from ..frameworks.base import ArrayInfo
-
-        name = leaf.dtype.name
-        return ArrayInfo(shape=tuple(leaf.shape), dtype=name, device="cpu")
-    return None
-
-
 def _draw_cotangent(data, fn, args, framework, kinds, layouts):
     """Run the forward once for the output structure, then draw one cotangent per output."""
     from ..frameworks import backend_named
@@ -271,14 +261,11 @@ def _draw_cotangent(data, fn, args, framework, kinds, layouts):
     infos = [backend.info(a) if backend.is_array(a) else None for a in args]
     try:
         with backend.precision(infos):
-            raw = backend.output_structure(fn, args, infos)
+            out_infos, single = backend.output_infos(fn, args, infos)
     except Exception:
         return None  # check_vjp reports the forward error with full context
-    leaves = flatten_outputs(raw)
-    single = not isinstance(raw, (tuple, list))
     cots = []
-    for leaf in leaves:
-        info = _shape_info(backend, leaf)
+    for info in out_infos:
         if info is None:
             return None
         if not is_differentiable_dtype(info.dtype):

@@ -80,83 +80,23 @@ def compare_vectors(
     reference: OracleResult | None,
 ) -> tuple[Comparison, list[Finding]]:
     """Check ``got.grads`` against ``expected.grads`` entry by entry."""
-    same_rule = expected.rule == got.rule
-    use_ref = reference is not None and reference.ok and reference.scale is not None
+    scales = reference if reference is not None and reference.ok and reference.scale is not None else None
+    biggest = _largest_scale(expected, case, scales)
     findings: list[Finding] = []
     worst: list[EntryError] = []
     maps = []
     compared = excluded = 0
-    worst_ratio = 0.0
-    all_scales = (
-        np.concatenate([np.ravel(s) for s in reference.scale]) if use_ref else np.abs(np.concatenate([np.ravel(g) for g in expected.grads]))
-    )
-    biggest = max(float(np.max(all_scales)) if all_scales.size else 0.0, case.cotangent_scale * case.output_scale)
-    underflow = case_atol(case)
     for a, (ea, ga) in enumerate(zip(expected.grads, got.grads)):
         ea, ga = np.asarray(ea), np.asarray(ga)
-        zero = np.zeros(ea.shape)
-        err = SAFETY * ((expected.error[a] if expected.error is not None else zero) + (got.error[a] if got.error is not None else zero))
-        with np.errstate(invalid="ignore"):
-            own = np.nan_to_num(np.maximum(np.abs(ea), np.abs(ga)), nan=0.0, posinf=0.0)
-        # FD's abs-contraction when it ran, never below the compared values themselves
-        # (FD's estimate of S is noise where its step cannot resolve a tiny derivative)
-        scale = np.maximum(reference.scale[a], own) if use_ref else own
-        tol = err + rtol * (scale + FLOOR * biggest) + atol + underflow
-        mask = np.zeros(ea.shape, dtype=bool)
-        if not same_rule and reference is not None and reference.nonsmooth is not None:
-            mask = reference.nonsmooth[a]
-        finite_e, finite_g = np.isfinite(ea), np.isfinite(ga)
-        # a NaN/inf derivative is wrong wherever f is locally Lipschitz, kinks included
-        # (every subgradient is finite); only jumps and domain edges may excuse it
-        required = ~mask
-        if reference is not None and reference.finite_required is not None:
-            required = required | reference.finite_required[a]
-        bad_nonfinite = finite_e & ~finite_g & required
-        if np.any(bad_nonfinite):
-            idx = format_index(ea.shape, int(np.flatnonzero(bad_nonfinite)[0]))
-            findings.append(
-                Finding(
-                    kind="non-finite",
-                    oracle=got.name,
-                    message=(
-                        f"{got.name}: {int(bad_nonfinite.sum())} non-finite gradient entr(y/ies) for argument "
-                        f"{case.wrt[a]} where {expected.name} is finite, first at {list(idx)} "
-                        f"(got {ga[idx]}, expected {ea[idx]})"
-                    ),
-                    details={"arg": case.wrt[a], "index": list(idx)},
-                )
-            )
-        with np.errstate(invalid="ignore", over="ignore"):
-            diff = np.abs(ga - ea)
-            both_nonfinite_same = ~finite_e & ~finite_g & ((ea == ga) | (np.isnan(ea) & np.isnan(ga)))
-            diff = np.where(both_nonfinite_same, 0.0, diff)
-            diff = np.where(~finite_e & finite_g, np.inf, diff)
-            ratio = np.where(tol > 0, diff / np.where(tol > 0, tol, 1), np.where(diff > 0, np.inf, 0.0))
-        ratio = np.where(mask, 0.0, ratio)
-        ratio = np.where(np.isnan(ratio), np.inf, ratio)
+        tol = _entry_tolerance(a, ea, ga, expected, got, case, rtol, atol, scales, biggest)
+        mask = _excluded(a, ea.shape, expected, got, reference)
+        findings += _nonfinite(a, ea, ga, mask, expected, got, case, reference)
+        ratio, diff = _error_ratio(ea, ga, tol, mask)
         maps.append(ratio)
         compared += int(ea.size - mask.sum())
         excluded += int(mask.sum())
-        if ratio.size:
-            worst_ratio = max(worst_ratio, float(np.max(ratio)))
-            order = np.argsort(-ratio.reshape(-1), kind="stable")[:WORST_ENTRIES]
-            for flat in order:
-                if ratio.reshape(-1)[flat] <= 1.0 and len(worst) >= 1:
-                    break
-                idx = format_index(ea.shape, int(flat))
-                e_val, g_val = ea[idx], ga[idx]
-                d = float(diff[idx])
-                worst.append(
-                    EntryError(
-                        arg=case.wrt[a],
-                        index=idx,
-                        expected=_scalar(e_val),
-                        got=_scalar(g_val),
-                        abs_error=d,
-                        rel_error=d / abs(e_val) if np.isfinite(e_val) and abs(e_val) > 0 else float("inf") if d else 0.0,
-                        tolerance=float(tol[idx]),
-                    )
-                )
+        worst += _worst_entries(case.wrt[a], ea, ga, diff, ratio, tol, already=len(worst))
+    worst_ratio = max((float(np.max(m)) for m in maps if m.size), default=0.0)
     worst.sort(key=lambda w: -(w.abs_error / w.tolerance if w.tolerance > 0 else np.inf))
     passed = worst_ratio <= 1.0 and not findings
     comparison = Comparison(
@@ -177,6 +117,80 @@ def compare_vectors(
         )
         findings.append(Finding(kind="mismatch", oracle=got.name, message=comparison.message))
     return comparison, findings
+
+
+def _largest_scale(expected: OracleResult, case: Case, scales: OracleResult | None) -> float:
+    """The biggest term any entry sums (finite differences' |v|·|J| contraction when it ran,
+    else the expected values), at least |v|·|y|: the scale of cancellation inside a backward."""
+    all_scales = np.concatenate([np.ravel(s) for s in scales.scale]) if scales is not None else np.abs(np.concatenate([np.ravel(g) for g in expected.grads]))
+    return max(float(np.max(all_scales)) if all_scales.size else 0.0, case.cotangent_scale * case.output_scale)
+
+
+def _entry_tolerance(a, ea, ga, expected, got, case, rtol, atol, scales, biggest) -> np.ndarray:
+    """Per entry: both oracles' own error estimates + rtol·(scale + FLOOR·biggest) + atol +
+    the dtype's underflow floor."""
+    zero = np.zeros(ea.shape)
+    err = SAFETY * ((expected.error[a] if expected.error is not None else zero) + (got.error[a] if got.error is not None else zero))
+    with np.errstate(invalid="ignore"):
+        own = np.nan_to_num(np.maximum(np.abs(ea), np.abs(ga)), nan=0.0, posinf=0.0)
+    # FD's abs-contraction when it ran, never below the compared values themselves
+    # (FD's estimate of S is noise where its step cannot resolve a tiny derivative)
+    scale = np.maximum(scales.scale[a], own) if scales is not None else own
+    return err + rtol * (scale + FLOOR * biggest) + atol + case_atol(case)
+
+
+def _excluded(a: int, shape, expected: OracleResult, got: OracleResult, reference: OracleResult | None) -> np.ndarray:
+    """Non-smooth entries, left out unless both oracles share one derivative rule."""
+    if expected.rule != got.rule and reference is not None and reference.nonsmooth is not None:
+        return reference.nonsmooth[a]
+    return np.zeros(shape, dtype=bool)
+
+
+def _nonfinite(a, ea, ga, mask, expected, got, case, reference) -> list[Finding]:
+    """A NaN/inf derivative is wrong wherever f is locally Lipschitz, kinks included (every
+    subgradient is finite); only jumps and domain edges may excuse it."""
+    required = ~mask
+    if reference is not None and reference.finite_required is not None:
+        required = required | reference.finite_required[a]
+    bad = np.isfinite(ea) & ~np.isfinite(ga) & required
+    if not np.any(bad):
+        return []
+    idx = format_index(ea.shape, int(np.flatnonzero(bad)[0]))
+    message = (
+        f"{got.name}: {int(bad.sum())} non-finite gradient entr(y/ies) for argument "
+        f"{case.wrt[a]} where {expected.name} is finite, first at {list(idx)} "
+        f"(got {ga[idx]}, expected {ea[idx]})"
+    )
+    return [Finding(kind="non-finite", oracle=got.name, message=message, details={"arg": case.wrt[a], "index": list(idx)})]
+
+
+def _error_ratio(ea: np.ndarray, ga: np.ndarray, tol: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(|got − expected| / tolerance per entry, 0 where excluded; the absolute differences)."""
+    finite_e, finite_g = np.isfinite(ea), np.isfinite(ga)
+    with np.errstate(invalid="ignore", over="ignore"):
+        diff = np.abs(ga - ea)
+        both_nonfinite_same = ~finite_e & ~finite_g & ((ea == ga) | (np.isnan(ea) & np.isnan(ga)))
+        diff = np.where(both_nonfinite_same, 0.0, diff)
+        diff = np.where(~finite_e & finite_g, np.inf, diff)
+        ratio = np.where(tol > 0, diff / np.where(tol > 0, tol, 1), np.where(diff > 0, np.inf, 0.0))
+    ratio = np.where(mask, 0.0, ratio)
+    return np.where(np.isnan(ratio), np.inf, ratio), diff
+
+
+def _worst_entries(arg: int, ea, ga, diff, ratio, tol, already: int) -> list[EntryError]:
+    """The entries of one argument with the largest error/tolerance ratios (those over the
+    tolerance, and at least one overall so that a report always shows the closest call)."""
+    out: list[EntryError] = []
+    if not ratio.size:
+        return out
+    for flat in np.argsort(-ratio.reshape(-1), kind="stable")[:WORST_ENTRIES]:
+        if ratio.reshape(-1)[flat] <= 1.0 and already + len(out) >= 1:
+            break
+        idx = format_index(ea.shape, int(flat))
+        e_val, g_val, d = ea[idx], ga[idx], float(diff[idx])
+        rel = d / abs(e_val) if np.isfinite(e_val) and abs(e_val) > 0 else float("inf") if d else 0.0
+        out.append(EntryError(arg=arg, index=idx, expected=_scalar(e_val), got=_scalar(g_val), abs_error=d, rel_error=rel, tolerance=float(tol[idx])))
+    return out
 
 
 def compare_projection(

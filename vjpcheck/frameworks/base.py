@@ -37,6 +37,13 @@ class ArrayInfo:
         }
 
 
+def flatten_outputs(out: Any) -> list:
+    """A function's output as a list of leaves: nested tuples and lists are flattened."""
+    if isinstance(out, (tuple, list)):
+        return [leaf for o in out for leaf in flatten_outputs(o)]
+    return [out]
+
+
 class Backend:
     """Conversion and bookkeeping for one framework: everything that differs between
     PyTorch and JAX outside the oracles lives behind these methods."""
@@ -105,9 +112,10 @@ class Backend:
         the dtype, device and (where the framework has one) memory layout of ``info``."""
         raise NotImplementedError
 
-    def output_structure(self, fn: Callable, args: list, infos) -> Any:
-        """``fn(*args)``'s output structure, leaves carrying shape and dtype (JAX: abstract
-        evaluation, no computation); arrays are copied first, so ``args`` stay untouched."""
+    def output_infos(self, fn: Callable, args: list, infos) -> tuple[list[ArrayInfo | None], bool]:
+        """(an ArrayInfo per output leaf, None for a leaf that is no array; whether the output
+        is a single array) of ``fn(*args)``, computed as cheaply as the framework allows
+        (JAX: abstract evaluation); arrays are copied first, so ``args`` stay untouched."""
         raise NotImplementedError
 
     def shared_device(self, device: str) -> str:

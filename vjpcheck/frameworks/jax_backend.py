@@ -8,7 +8,7 @@ from typing import Any, Callable
 import jax
 import numpy as np
 
-from .base import ArrayInfo, Backend
+from .base import ArrayInfo, Backend, flatten_outputs
 
 
 def x64():
@@ -21,7 +21,11 @@ def x64():
 def unfiltered_tracebacks():
     """JAX filters the traceback of every exception it raises (a path check per frame).
     vjpcheck catches those exceptions itself, so inside its calls filtering is off: a
-    failing custom rule costs milliseconds, not tenths of a second. Local, like x64."""
+    failing custom rule costs milliseconds, not tenths of a second. Local, like x64.
+
+    Private API: JAX exposes the option locally only as ``jax._src.config.traceback_filtering``
+    (the public ``jax.config.update`` would change the user's global setting);
+    tests/unit/test_private_apis.py fails loudly if it goes."""
     try:
         from jax._src.config import traceback_filtering
     except ImportError:  # pragma: no cover - private API moved: keep JAX's default
@@ -110,8 +114,15 @@ class JaxBackend(Backend):
     def array_expression(self, values_literal: str, info: ArrayInfo) -> str:
         return f"jnp.asarray(np.array({values_literal}), dtype={info.dtype!r})"
 
-    def output_structure(self, fn: Callable, args: list, infos) -> Any:
-        return jax.eval_shape(lambda *a: fn(*a), *args)  # shapes and dtypes only: no computation
+    def output_infos(self, fn: Callable, args: list, infos) -> tuple[list[ArrayInfo | None], bool]:
+        raw = jax.eval_shape(lambda *a: fn(*a), *args)  # shapes and dtypes only: no computation
+        leaves = flatten_outputs(raw)
+        out = [ArrayInfo(shape=tuple(o.shape), dtype=_dtype_name(o.dtype), device="cpu") if isinstance(o, jax.ShapeDtypeStruct) else None for o in leaves]
+        return out, not isinstance(raw, (tuple, list))
+
+    def is_custom_vjp(self, fn: Any) -> bool:
+        """A ``jax.custom_vjp`` function (forward mode is not defined for it)."""
+        return isinstance(fn, jax.custom_vjp)
 
     def vjp_map(self, outputs: Callable, full_args: Callable, n: int, keep: tuple[int, ...]) -> Callable:
         """``(*xs, *vs, *others) ↦ vᵀJ(xs)`` through ``jax.vjp`` (``jax.vjp`` of it again

@@ -22,7 +22,7 @@ class JaxForward(Oracle):
         return None
 
     def compute(self, case, ctx: OracleContext, result: OracleResult) -> None:
-        if type(case.fn).__name__ == "custom_vjp":
+        if case.backend.is_custom_vjp(case.fn):
             raise OracleUnavailable("forward mode is not defined for a jax.custom_vjp function")
         with precision(case):
             keep = kept_outputs(case)

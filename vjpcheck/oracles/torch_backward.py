@@ -12,6 +12,7 @@ import torch
 
 from .._engine.results import Finding, OracleResult
 from .base import Oracle, OracleContext
+from ..frameworks import backend_named
 from .torch_common import canonical_grads, forward
 
 
@@ -35,23 +36,11 @@ class TorchBackward(Oracle):
         result.findings.extend(fresh.findings(self.name))
 
 
-def _custom_nodes(roots, limit: int = 10000):
-    seen, stack, found = set(), [r.grad_fn for r in roots if r.grad_fn is not None], []
-    while stack and len(seen) < limit:
-        node = stack.pop()
-        if node is None or id(node) in seen:
-            continue
-        seen.add(id(node))
-        if hasattr(node, "_forward_cls"):
-            found.append(node)
-        stack.extend(fn for fn, _ in node.next_functions if fn is not None)
-    return found
-
-
 def _audit_custom_nodes(ys, result: OracleResult) -> list:
     handles = []
-    for node in _custom_nodes(ys):
-        cls = node._forward_cls.__name__
+    backend = backend_named("torch")
+    for node in backend.custom_function_nodes(ys):
+        cls = backend.forward_class_name(node)
 
         def hook(grad_inputs, grad_outputs, node=node, cls=cls):
             try:
