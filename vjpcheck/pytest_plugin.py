@@ -203,7 +203,7 @@ class VJP:
         return merged, _usable_devices(devices), frameworks
 
     def _skip_if_excluded(self, fn: Callable, framework: str | None, frameworks, devices) -> str:
-        from ._engine.sweep import infer_framework
+        from .frameworks import infer_framework
 
         framework = framework or infer_framework(fn) or "unknown"
         reason = ""
@@ -271,15 +271,7 @@ def _usable_devices(devices: list[str] | None) -> list[str] | None:
     """The requested devices that exist here ([] when none does; None: no restriction)."""
     if devices is None:
         return None
-    usable = []
-    for d in devices:
-        if d.startswith("cuda"):
-            try:
-                import torch
+    from .frameworks import cuda_available
 
-                if not torch.cuda.is_available():
-                    continue
-            except ImportError:
-                continue
-        usable.append(d)
+    usable = [d for d in devices if not d.startswith("cuda") or cuda_available()]
     return usable

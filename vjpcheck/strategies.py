@@ -228,14 +228,9 @@ def dtypes(family: str | Sequence[str] = "real") -> st.SearchStrategy[str]:
 def devices(names: Sequence[str] | None = None) -> st.SearchStrategy[str]:
     """``cpu`` always, ``cuda`` when available (shared by the tensors of one test case)."""
     if names is None:
-        names = ["cpu"]
-        try:
-            import torch
+        from .frameworks import cuda_available
 
-            if torch.cuda.is_available():
-                names.append("cuda")
-        except ImportError:  # pragma: no cover
-            pass
+        names = ["cpu", "cuda"] if cuda_available() else ["cpu"]
     return st.shared(st.sampled_from(tuple(names)), key="vjpcheck-device")
 
 

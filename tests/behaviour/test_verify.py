@@ -99,7 +99,7 @@ def test_summary_and_validation():
 
 
 def test_framework_inferred_from_plain_functions():
-    from vjpcheck._engine.sweep import infer_framework
+    from vjpcheck.frameworks import infer_framework
 
     assert infer_framework(lambda x: torch.sin(x)) == "torch"
     assert infer_framework(pj.sin_right) == "jax"

@@ -158,7 +158,7 @@ def select_oracles(case: Case, opts: CheckOptions) -> OraclePlan:
     plan = OraclePlan(names, make_oracles(names, case.framework))
     if twin_names:
         make_oracles(twin_names, twin_framework)  # validate before any work
-    primal_fn = _resolve_primal(case.fn, opts.primal)
+    primal_fn = case.backend.primal_of(case.fn) if opts.primal == "auto" else opts.primal
     if primal_fn is not None:
         from ..oracles.primal import PrimalAD
 
@@ -168,14 +168,6 @@ def select_oracles(case: Case, opts: CheckOptions) -> OraclePlan:
         ad_names = twin_names or [n for n in default_oracles(twin_framework) if n != "finite_differences"]
         plan.twin_oracles = make_oracles(ad_names, twin_framework)
     return plan
-
-
-def _resolve_primal(fn: Callable, primal: Callable | str | None) -> Callable | None:
-    if primal == "auto":
-        from ..oracles.primal import primal_of
-
-        return primal_of(fn)
-    return primal
 
 
 # ---- one case ------------------------------------------------------------------------

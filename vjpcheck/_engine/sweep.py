@@ -15,6 +15,7 @@ from hypothesis import seed as hypothesis_seed
 from hypothesis import strategies as st
 
 from .check import VJPMismatch, check_with_options
+from ..frameworks import infer_framework
 from .case import function_name
 from .numeric import is_differentiable_dtype
 from .options import CheckOptions
@@ -75,60 +76,6 @@ class Summary:
             "breakdown": [[d, t, s, n] for (d, t, s), n in sorted(self.breakdown.items())],
             "seconds": self.seconds,
         }
-
-
-def _framework_of_object(obj: Any) -> str | None:
-    """torch/jax when ``obj`` is, or belongs to, or derives from something of theirs."""
-    candidates = [obj, type(obj)]
-    if isinstance(obj, type):
-        candidates += list(obj.__mro__[1:])
-    owner = getattr(obj, "__self__", None)
-    if owner is not None:
-        candidates += [owner] + (list(owner.__mro__) if isinstance(owner, type) else [type(owner)])
-    for c in candidates:
-        module = (getattr(c, "__module__", None) or "") if not _is_module(c) else c.__name__
-        if module.startswith("torch"):
-            return "torch"
-        if module.startswith(("jax", "jaxlib")):
-            return "jax"
-    return None
-
-
-def _is_module(obj: Any) -> bool:
-    import types
-
-    return isinstance(obj, types.ModuleType)
-
-
-def infer_framework(fn: Callable) -> str | None:
-    """The framework of ``fn``: its own type (``autograd.Function.apply``, ``custom_vjp``,
-    jit objects), else the first torch/jax object its code refers to (modules such as
-    ``torch``/``jnp``, classes derived from ``torch.autograd.Function``, custom_vjp objects)."""
-    found = _framework_of_object(fn)
-    if found:
-        return found
-    target = getattr(fn, "__wrapped__", fn)
-    code = getattr(target, "__code__", None)
-    if code is None:
-        return None
-    globals_ = getattr(target, "__globals__", {})
-    cells = target.__closure__ or ()
-    closure = {name: cell.cell_contents for name, cell in zip(code.co_freevars, cells) if _has_contents(cell)}
-    for name in list(code.co_names) + list(code.co_freevars):
-        obj = closure.get(name, globals_.get(name))
-        if obj is not None:
-            found = _framework_of_object(obj)
-            if found:
-                return found
-    return None
-
-
-def _has_contents(cell) -> bool:
-    try:
-        cell.cell_contents
-    except ValueError:
-        return False
-    return True
 
 
 def verify(

@@ -48,12 +48,11 @@ def prepare(command: str, report: str) -> int:
 
 def cuda_missing(command: str, devices) -> int:
     """2 (with a message) when CUDA is asked for and PyTorch sees no CUDA device, else 0."""
-    if any(str(d).startswith("cuda") for d in devices):
-        import torch
+    from ..frameworks import cuda_available
 
-        if not torch.cuda.is_available():
-            print(f"vjpcheck {command}: cuda asked for, but PyTorch sees no CUDA device", file=sys.stderr)
-            return 2
+    if any(str(d).startswith("cuda") for d in devices) and not cuda_available():
+        print(f"vjpcheck {command}: cuda asked for, but PyTorch sees no CUDA device", file=sys.stderr)
+        return 2
     return 0
 
 
@@ -70,8 +69,6 @@ def unknown_ops(command: str, ops) -> int:
 
 
 def versions() -> dict:
-    import jax
-    import numpy
-    import torch
+    from ..frameworks import framework_versions
 
-    return {"torch": torch.__version__, "jax": jax.__version__, "numpy": numpy.__version__}
+    return framework_versions()

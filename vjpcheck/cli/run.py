@@ -25,12 +25,9 @@ COMPOSED_CHUNK = 25  # random programs per test: small enough to spread over wor
 
 def default_devices() -> list[str]:
     """cpu, plus cuda when PyTorch sees a GPU."""
-    try:
-        import torch
+    from ..frameworks import cuda_available
 
-        return ["cpu", "cuda"] if torch.cuda.is_available() else ["cpu"]
-    except ImportError:
-        return ["cpu"]
+    return ["cpu", "cuda"] if cuda_available() else ["cpu"]
 
 
 def build_plan(examples_per_op: int, programs: int, devices: list[str], seed: int, time_budget: float, ops: list[str] | None = None) -> dict:

@@ -7,11 +7,22 @@ imported lazily, so a torch-only or JAX-only user never pays for the other.
 from __future__ import annotations
 
 import sys
-from typing import Any
+from typing import Any, Callable
 
 from .base import ArrayInfo, Backend
 
-__all__ = ["ArrayInfo", "Backend", "backend_named", "detect_backend", "available_backends"]
+__all__ = [
+    "ArrayInfo",
+    "Backend",
+    "backend_named",
+    "detect_backend",
+    "available_backends",
+    "infer_framework",
+    "cuda_available",
+    "framework_versions",
+    "clear_compiled_caches",
+    "limit_threads",
+]
 
 _BACKENDS: dict[str, Backend] = {}
 
@@ -59,3 +70,90 @@ def available_backends() -> list[str]:
     import importlib.util
 
     return [n for n in ("torch", "jax") if importlib.util.find_spec(n) is not None]
+
+
+def cuda_available() -> bool:
+    """Whether PyTorch (installed) sees a CUDA device."""
+    try:
+        import torch
+    except ImportError:
+        return False
+    return bool(torch.cuda.is_available())
+
+
+def framework_versions() -> dict[str, str]:
+    """Versions of the installed frameworks and NumPy (for reports)."""
+    import importlib.metadata
+
+    out = {}
+    for name in ("torch", "jax", "jaxlib", "numpy"):
+        try:
+            out[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            pass
+    return out
+
+
+def clear_compiled_caches() -> None:
+    """Drop JAX's compiled executables (long runs of per-case closures add up)."""
+    if "jax" in sys.modules:
+        sys.modules["jax"].clear_caches()
+
+
+def limit_threads(n: int) -> None:
+    """At most ``n`` intra-op threads in this process (worker processes share the cores)."""
+    try:
+        import torch
+    except ImportError:
+        return
+    torch.set_num_threads(n)
+
+
+def _framework_of_object(obj: Any) -> str | None:
+    """torch/jax when ``obj`` is, or belongs to, or derives from something of theirs."""
+    import types
+
+    candidates = [obj, type(obj)]
+    if isinstance(obj, type):
+        candidates += list(obj.__mro__[1:])
+    owner = getattr(obj, "__self__", None)
+    if owner is not None:
+        candidates += [owner] + (list(owner.__mro__) if isinstance(owner, type) else [type(owner)])
+    for c in candidates:
+        module = c.__name__ if isinstance(c, types.ModuleType) else (getattr(c, "__module__", None) or "")
+        if module.startswith("torch"):
+            return "torch"
+        if module.startswith(("jax", "jaxlib")):
+            return "jax"
+    return None
+
+
+def infer_framework(fn: Callable) -> str | None:
+    """The framework of ``fn``: its own type (``autograd.Function.apply``, ``custom_vjp``,
+    jit objects), else the first torch/jax object its code refers to (modules such as
+    ``torch``/``jnp``, classes derived from ``torch.autograd.Function``, custom_vjp objects)."""
+    found = _framework_of_object(fn)
+    if found:
+        return found
+    target = getattr(fn, "__wrapped__", fn)
+    code = getattr(target, "__code__", None)
+    if code is None:
+        return None
+    globals_ = getattr(target, "__globals__", {})
+    cells = target.__closure__ or ()
+    closure = {name: cell.cell_contents for name, cell in zip(code.co_freevars, cells) if _has_contents(cell)}
+    for name in list(code.co_names) + list(code.co_freevars):
+        obj = closure.get(name, globals_.get(name))
+        if obj is not None:
+            found = _framework_of_object(obj)
+            if found:
+                return found
+    return None
+
+
+def _has_contents(cell) -> bool:
+    try:
+        cell.cell_contents
+    except ValueError:
+        return False
+    return True

@@ -49,6 +49,8 @@ class Backend:
     PyTorch and JAX outside the oracles lives behind these methods."""
 
     name: str = ""
+    #: the oracle that differentiates a primal with the framework's built-in reverse mode
+    builtin_vjp_oracle: str = ""
 
     @property
     def twin_framework(self) -> str:
@@ -92,6 +94,11 @@ class Backend:
         """Write ``values`` back into ``obj`` in place (after a detected mutation)."""
         raise NotImplementedError
 
+    def primal_of(self, fn: Any) -> Callable | None:
+        """For a custom rule of this framework, its plain forward (to be differentiated by
+        the built-in AD as an independent oracle); None for anything else."""
+        return None
+
     def tf32_allowed(self) -> bool:
         """Whether float32 matrix products/convolutions may run in TF32 on CUDA right now."""
         raise NotImplementedError
@@ -117,6 +124,26 @@ class Backend:
         is a single array) of ``fn(*args)``, computed as cheaply as the framework allows
         (JAX: abstract evaluation); arrays are copied first, so ``args`` stay untouched."""
         raise NotImplementedError
+
+    #: finite differences pad batches to a power of two (JAX compiles once per batch size)
+    pads_batches: bool = False
+
+    def fd_calls(self, case: Any, ref_args: list, out_dtype) -> tuple[Callable, Callable | None]:
+        """Finite differences' (single call on widened arguments, batched call or None): the
+        batched one takes stacked NumPy points and returns one flat output row per point."""
+        raise NotImplementedError
+
+    def evaluation_context(self, wide: bool) -> Any:
+        """Context for evaluations without gradients (``wide``: in float64/complex128)."""
+        raise NotImplementedError
+
+    def reference_input(self, values: np.ndarray) -> Any:
+        """One float64/complex128 point as the widened function's single call takes it."""
+        raise NotImplementedError
+
+    def fd_device(self, device: str) -> str:
+        """Where batched finite differences of a case on ``device`` run (default: the CPU)."""
+        return "cpu"
 
     def shared_device(self, device: str) -> str:
         """``device`` when this framework can use it too (a GPU for both), else the CPU."""

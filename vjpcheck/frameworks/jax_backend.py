@@ -48,6 +48,7 @@ def _dtype_name(dtype) -> str:
 
 class JaxBackend(Backend):
     name = "jax"
+    builtin_vjp_oracle = "jax.vjp"
 
     def is_array(self, obj: Any) -> bool:
         return isinstance(obj, jax.Array)
@@ -120,9 +121,59 @@ class JaxBackend(Backend):
         out = [ArrayInfo(shape=tuple(o.shape), dtype=_dtype_name(o.dtype), device="cpu") if isinstance(o, jax.ShapeDtypeStruct) else None for o in leaves]
         return out, not isinstance(raw, (tuple, list))
 
+    def primal_of(self, fn: Any) -> Callable | None:
+        """``jax.custom_vjp`` / ``jax.custom_jvp`` → the undecorated primal ``fn.fun``."""
+        return fn.fun if isinstance(fn, (jax.custom_vjp, jax.custom_jvp)) else None
+
     def is_custom_vjp(self, fn: Any) -> bool:
         """A ``jax.custom_vjp`` function (forward mode is not defined for it)."""
         return isinstance(fn, jax.custom_vjp)
+
+    def fd_calls(self, case, ref_args: list, out_dtype) -> tuple[Callable, Callable | None]:
+        """The compiled single call (one compilation reused across cases) and its vmap."""
+        import jax.numpy as jnp
+
+        from ..oracles.jax_common import _trace_errors, other_arrays, stable_jit
+
+        diff = case.output_differentiable
+        compiled = stable_jit(case, "evaluate", lambda call_with: call_with)
+
+        def compiled_call(args):
+            primals = [args[i] for i in case.wrt]
+            jitted, eager = compiled
+            if jitted is not None:
+                try:
+                    return jitted(primals, other_arrays(case, args))  # NumPy in: no conversions
+                except _trace_errors():
+                    pass
+            return eager([jnp.asarray(p) for p in primals], other_arrays(case, args))
+
+        def build_batch(call_with):
+            def one(primals, others):
+                outputs = flatten_outputs(call_with(primals, others))
+                parts = [jnp.ravel(o).astype(out_dtype) for o, d in zip(outputs, diff) if d]
+                return jnp.concatenate(parts) if parts else jnp.zeros(0, out_dtype)
+
+            return jax.vmap(one, in_axes=(0, None))
+
+        jitted_batch, _ = stable_jit(case, "evaluate-batch", build_batch)
+        if jitted_batch is None:
+            return compiled_call, None
+        others = other_arrays(case, ref_args)
+
+        def run(stacked):
+            with x64():
+                return np.asarray(jitted_batch(list(stacked), others))
+
+        return compiled_call, run
+
+    pads_batches = True
+
+    def evaluation_context(self, wide: bool):
+        return x64() if wide else contextlib.nullcontext()
+
+    def reference_input(self, values: np.ndarray) -> np.ndarray:
+        return np.asarray(values)  # the compiled evaluator takes NumPy; the eager fallback converts
 
     def vjp_map(self, outputs: Callable, full_args: Callable, n: int, keep: tuple[int, ...]) -> Callable:
         """``(*xs, *vs, *others) ↦ vᵀJ(xs)`` through ``jax.vjp`` (``jax.vjp`` of it again

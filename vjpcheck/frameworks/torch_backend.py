@@ -35,6 +35,7 @@ def dtype_name(dtype: torch.dtype) -> str:
 
 class TorchBackend(Backend):
     name = "torch"
+    builtin_vjp_oracle = "torch.autograd.grad"
 
     def is_array(self, obj: Any) -> bool:
         return isinstance(obj, torch.Tensor)
@@ -165,6 +166,60 @@ class TorchBackend(Backend):
     def forward_class_name(node) -> str:
         return node._forward_cls.__name__  # private: see custom_function_nodes
 
+    def primal_of(self, fn: Any) -> Callable | None:
+        """``MyFunction.apply`` → its forward, called directly (with a stand-in ``ctx`` for
+        old-style functions) so that built-in autograd differentiates it."""
+        owner = getattr(fn, "__self__", None)
+        if not (isinstance(owner, type) and getattr(fn, "__name__", "") == "apply" and issubclass(owner, torch.autograd.Function)):
+            return None
+        new_style = owner.setup_context is not torch.autograd.Function.setup_context
+
+        def torch_primal(*args):
+            return owner.forward(*args) if new_style else owner.forward(_CtxStandIn(len(args)), *args)
+
+        torch_primal.__qualname__ = torch_primal.__name__ = f"{owner.__qualname__}.forward"
+        return torch_primal
+
+    def fd_calls(self, case, ref_args: list, out_dtype) -> tuple[Callable, Callable | None]:
+        return case.call, self._batched(case, ref_args, out_dtype)
+
+    def _batched(self, case, ref_args, out_dtype):
+        """All points in one ``torch.func.vmap`` call, in float64/complex128: on the CPU, or
+        on the case's GPU for CUDA cases (the values stay there for the statistics)."""
+        diff = case.output_differentiable
+        target = torch.complex128 if out_dtype == np.complex128 else torch.float64
+        device = case.device if case.device.startswith("cuda") else "cpu"
+        if device != "cpu":  # the other array arguments, widened, on the GPU
+            ref_args = [
+                a.detach().to(dtype=torch.complex128 if a.is_complex() else torch.float64) if info is not None and (a.is_floating_point() or a.is_complex()) else a
+                for a, info in zip(case.args, case.arg_infos)
+            ]
+
+        def one(*wrt):
+            outputs = case.call(case.substitute(ref_args, list(wrt)))
+            parts = [o.reshape(-1).to(target) for o, d in zip(outputs, diff) if d]
+            if len(parts) == 1:
+                return parts[0]
+            return torch.cat(parts) if parts else torch.zeros(0, dtype=target)
+
+        vmapped = torch.func.vmap(one, randomness="error")
+
+        def run(stacked):
+            with torch.no_grad():
+                return vmapped(*[torch.from_numpy(np.ascontiguousarray(s)).to(device) for s in stacked])
+
+        return run
+
+    def evaluation_context(self, wide: bool):
+        return torch.no_grad()
+
+    def reference_input(self, values: np.ndarray) -> torch.Tensor:
+        arr = np.asarray(values)
+        return self.to_reference(self.from_numpy(arr, "complex128" if np.iscomplexobj(arr) else "float64", "cpu"))
+
+    def fd_device(self, device: str) -> str:
+        return device if device.startswith("cuda") else "cpu"
+
     def vjp_map(self, outputs: Callable, full_args: Callable, n: int, keep: tuple[int, ...]) -> Callable:
         """``(*xs, *vs, *others) ↦ vᵀJ(xs)`` through ``torch.autograd.grad(create_graph=True)``
         (double backward when differentiated again)."""
@@ -184,6 +239,31 @@ class TorchBackend(Backend):
             return tuple(torch.zeros_like(x) if g is None else g for g, x in zip(grads, xs))
 
         return torch_vjp_map
+
+
+
+class _CtxStandIn:
+    """Enough of ``FunctionCtx`` for a forward to run outside ``apply``."""
+
+    def __init__(self, n_inputs: int):
+        self.needs_input_grad = (True,) * n_inputs
+        self.saved_tensors = ()
+        self.materialize_grads = True
+
+    def save_for_backward(self, *tensors):
+        self.saved_tensors = tensors
+
+    def save_for_forward(self, *tensors):
+        self.saved_for_forward = tensors
+
+    def mark_dirty(self, *args):
+        pass
+
+    def mark_non_differentiable(self, *args):
+        pass
+
+    def set_materialize_grads(self, value):
+        self.materialize_grads = value
 
 
 

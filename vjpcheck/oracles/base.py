@@ -49,6 +49,10 @@ class Oracle:
     def compute(self, case: Case, ctx: OracleContext, result: OracleResult) -> None:
         raise NotImplementedError
 
+    def require_traced(self, case: Case) -> None:
+        """Before differentiating a primal with this method (``PrimalAD``): raise
+        :class:`OracleUnavailable` when its outputs are not traced by this AD at all."""
+
     def unsupported(self, exc: BaseException) -> str | None:
         """A reason when ``exc`` means 'method not applicable' rather than 'bug found'."""
         return None

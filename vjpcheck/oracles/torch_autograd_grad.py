@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 from .._engine.results import OracleResult
-from .base import Oracle, OracleContext
+from .base import Oracle, OracleContext, OracleUnavailable
 from .torch_common import canonical_grads, forward
 
 
@@ -13,6 +13,11 @@ class TorchAutogradGrad(Oracle):
     name = "torch.autograd.grad"
     framework = "torch"
     rule = "torch-reverse"
+
+    def require_traced(self, case) -> None:
+        _, _, ys, _ = forward(case)  # only outputs that require grad are kept
+        if not ys:
+            raise OracleUnavailable("the primal's output does not depend on its inputs through autograd (NumPy or no_grad inside)")
 
     def compute(self, case, ctx: OracleContext, result: OracleResult) -> None:
         fresh, xs, ys, vs = forward(case)

@@ -22,6 +22,7 @@ from hypothesis import seed as hypothesis_seed
 from hypothesis.errors import Unsatisfiable
 
 from .._engine.results import is_failing
+from ..frameworks import clear_compiled_caches, limit_threads
 from .._engine.verdict import reason_key
 from . import known as known_differences
 from .check import check_program
@@ -121,7 +122,7 @@ def _explore(strategy, budget: int, seed: int, result: ChunkResult, state: dict,
             if record["status"] == "known" and record["known"] not in result.known_examples:
                 result.known_examples[record["known"]] = {**record, "verdict": verdict.to_dict(), "explanation": verdict.explain()}
             if len(result.records) % CLEAR_JAX_EVERY == 0:
-                _clear_jax_caches()
+                clear_compiled_caches()
         if record["status"] == "unexplained":
             state["counting"] = False
             state["last"] = {**record, "verdict": verdict.to_dict(), "explanation": verdict.explain()}
@@ -164,15 +165,6 @@ def _record(verdict, chunk: Chunk, known) -> dict:
     return record
 
 
-def _clear_jax_caches() -> None:
-    try:
-        import jax
-
-        jax.clear_caches()
-    except Exception:
-        pass
-
-
 def run(chunks: list[Chunk], workers: int = 1, on_result: Callable[[ChunkResult], None] | None = None) -> Iterator[ChunkResult]:
     """Run ``chunks`` (in ``workers`` processes when > 1), yielding results as they finish."""
     if workers <= 1:
@@ -192,12 +184,7 @@ def run(chunks: list[Chunk], workers: int = 1, on_result: Callable[[ChunkResult]
 
 def _worker_init() -> None:
     os.environ.setdefault("OMP_NUM_THREADS", "1")
-    try:
-        import torch
-
-        torch.set_num_threads(1)
-    except Exception:
-        pass
+    limit_threads(1)
 
 
 @dataclass

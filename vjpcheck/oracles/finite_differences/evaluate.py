@@ -12,7 +12,6 @@ trusted.
 
 from __future__ import annotations
 
-import contextlib
 import warnings
 from typing import Callable, Sequence
 
@@ -134,8 +133,8 @@ def build_evaluator(case: Case, reference: Callable | None = None, batch: bool =
         return ev
     out_dtype = _output_dtype(case)
     single, batched, unit, mode = _framework_evaluators(case, out_dtype)
-    device = case.device if case.framework == "torch" and case.device.startswith("cuda") else "cpu"
-    ev = Evaluator(single, unit, mode, batched if batch else None, case.primals, out_dtype, pad=case.framework == "jax", device=device)
+    backend = case.backend
+    ev = Evaluator(single, unit, mode, batched if batch else None, case.primals, out_dtype, pad=backend.pads_batches, device=backend.fd_device(case.device))
     if not batch:
         ev.fallback = "batching switched off"
     return ev
@@ -154,26 +153,12 @@ def _framework_evaluators(case: Case, out_dtype):
         parts = [backend.to_numpy(o).reshape(-1) for o, d in zip(outputs, diff) if d]
         return np.concatenate(parts).astype(out_dtype, copy=False) if parts else np.zeros(0, out_dtype)
 
-    if case.framework == "torch":
-        import torch
-
-        no_grad = torch.no_grad
-    else:
-        from ...frameworks.jax_backend import x64
-
-        no_grad = x64
-
     ref_args = [backend.to_reference(a) if info is not None else a for a, info in zip(case.args, case.arg_infos)]
-    call = case.call
-    batched = None
-    if case.framework == "jax":
-        call, batched = _jax_calls(case, ref_args, out_dtype)
-    else:
-        batched = _torch_batched(case, ref_args, out_dtype)
+    call, batched = backend.fd_calls(case, ref_args, out_dtype)
 
     def reference(values):
-        with no_grad():
-            wrt = [_like_reference(backend, v) for v in values]
+        with backend.evaluation_context(wide=True):
+            wrt = [backend.reference_input(v) for v in values]
             return flat(call(case.substitute(ref_args, wrt)))
 
     try:
@@ -191,82 +176,11 @@ def _framework_evaluators(case: Case, out_dtype):
     unit = max((rounding_unit(d) for d in dtypes), key=lambda u: u[0])  # the least precise
 
     def native(values):
-        with (no_grad() if case.framework == "torch" else contextlib.nullcontext()):
+        with backend.evaluation_context(wide=False):
             wrt = [backend.from_numpy(v, dt, dev) for v, dt, dev in zip(values, dtypes, devices)]
             return flat(case.call(case.substitute(native_args, wrt)))
 
     return native, None, unit, reason
-
-
-def _torch_batched(case: Case, ref_args, out_dtype):
-    """All points in one ``torch.func.vmap`` call, in float64/complex128: on the CPU, or
-    on the case's GPU for CUDA cases (the values stay there for the statistics)."""
-    import torch
-
-    diff = case.output_differentiable
-    target = torch.complex128 if out_dtype == np.complex128 else torch.float64
-    device = case.device if case.device.startswith("cuda") else "cpu"
-    if device != "cpu":  # the other array arguments, widened, on the GPU
-        ref_args = [
-            a.detach().to(dtype=torch.complex128 if a.is_complex() else torch.float64) if info is not None and (a.is_floating_point() or a.is_complex()) else a
-            for a, info in zip(case.args, case.arg_infos)
-        ]
-
-    def one(*wrt):
-        outputs = case.call(case.substitute(ref_args, list(wrt)))
-        parts = [o.reshape(-1).to(target) for o, d in zip(outputs, diff) if d]
-        if len(parts) == 1:
-            return parts[0]
-        return torch.cat(parts) if parts else torch.zeros(0, dtype=target)
-
-    vmapped = torch.func.vmap(one, randomness="error")
-
-    def run(stacked):
-        with torch.no_grad():
-            return vmapped(*[torch.from_numpy(np.ascontiguousarray(s)).to(device) for s in stacked])
-
-    return run
-
-
-def _jax_calls(case: Case, ref_args, out_dtype):
-    """The compiled single call (one compilation reused across cases) and its vmap."""
-    import jax
-    import jax.numpy as jnp
-
-    from ...frameworks.jax_backend import x64
-    from ..jax_common import _trace_errors, other_arrays, stable_jit
-
-    diff = case.output_differentiable
-    compiled = stable_jit(case, "evaluate", lambda call_with: call_with)
-
-    def compiled_call(args):
-        primals = [args[i] for i in case.wrt]
-        jitted, eager = compiled
-        if jitted is not None:
-            try:
-                return jitted(primals, other_arrays(case, args))  # NumPy in: no conversions
-            except _trace_errors():
-                pass
-        return eager([jnp.asarray(p) for p in primals], other_arrays(case, args))
-
-    def build_batch(call_with):
-        def one(primals, others):
-            outputs = flatten_outputs(call_with(primals, others))
-            parts = [jnp.ravel(o).astype(out_dtype) for o, d in zip(outputs, diff) if d]
-            return jnp.concatenate(parts) if parts else jnp.zeros(0, out_dtype)
-
-        return jax.vmap(one, in_axes=(0, None))
-
-    jitted_batch, _ = stable_jit(case, "evaluate-batch", build_batch)
-    if jitted_batch is None:
-        return compiled_call, None
-    others = other_arrays(case, ref_args)
-
-    def run(stacked):
-        with x64():
-            return np.asarray(jitted_batch(list(stacked), others))
-
-    return compiled_call, run
 
 
 def _numpy_single(case: Case, reference: Callable):
@@ -284,8 +198,3 @@ def _numpy_single(case: Case, reference: Callable):
     return evaluate
 
 
-def _like_reference(backend, values: np.ndarray):
-    arr = np.asarray(values)
-    if backend.name == "jax":
-        return arr  # the compiled evaluator takes NumPy; the eager fallback converts
-    return backend.to_reference(backend.from_numpy(arr, "complex128" if np.iscomplexobj(arr) else "float64", "cpu"))
