@@ -19,7 +19,7 @@ __version__ = "0.1.0"
 
 #: ``pytest -p vjpcheck`` registers this package as the plugin: its hooks and fixture are
 #: served lazily from ``vjpcheck.pytest_plugin`` (importing vjpcheck never imports pytest)
-_PLUGIN_ATTRIBUTES = ("pytest_addoption", "pytest_configure", "pytest_report_header", "vjp")
+_PLUGIN_ATTRIBUTES = ("pytest_addoption", "pytest_configure", "pytest_unconfigure", "pytest_report_header", "vjp")
 
 
 def __dir__() -> list[str]:

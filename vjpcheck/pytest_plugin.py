@@ -34,7 +34,8 @@ OPTIONS = (
 KNOWN_DEVICES = ("cpu", "cuda")
 KNOWN_FRAMEWORKS = ("torch", "jax")
 _RECORDS = pytest.StashKey[list]()
-_STATE = pytest.StashKey["Collector"]()
+_STATE = pytest.StashKey["RecordCarrier"]()
+_CARRIER, _WRITER = "vjpcheck-records", "vjpcheck-report-writer"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -101,23 +102,32 @@ def pytest_configure(config: pytest.Config) -> None:
         "vjpcheck(**options): per-test vjpcheck settings for the vjp fixture: max_examples, devices, "
         "frameworks, seed, and any verify()/check_vjp() option (rtol, order, oracles, …)",
     )
-    collector = Collector(Settings(config), worker=hasattr(config, "workerinput"))
-    config.stash[_STATE] = collector
-    config.pluginmanager.register(collector, "vjpcheck-collector")
+    worker = hasattr(config, "workerinput")
+    carrier = RecordCarrier(Settings(config), worker=worker)
+    config.stash[_STATE] = carrier
+    config.pluginmanager.register(carrier, _CARRIER)
+    # like junitxml: the writer exists only where it has work, on the controller
+    if carrier.settings.report and not worker:
+        config.pluginmanager.register(ReportWriter(carrier), _WRITER)
 
 
-class Collector:
-    """Receives records with test reports; on the controller, writes the report."""
+def pytest_unconfigure(config: pytest.Config) -> None:
+    for name in (_WRITER, _CARRIER):
+        plugin = config.pluginmanager.get_plugin(name)
+        if plugin is not None:
+            config.pluginmanager.unregister(plugin, name)
+
+
+class RecordCarrier:
+    """In every process: attaches a test's records to its report (serialised, so that they
+    travel to the pytest-xdist controller with it) and gathers the records reports bring;
+    a worker sends its own totals through ``workeroutput``."""
 
     def __init__(self, settings: Settings, worker: bool):
         self.settings = settings
         self.worker = worker
         self.records: list[Record] = []
         self.seen: set = set()
-        self.worker_totals: dict = {}
-        self.paths: dict = {}
-        self.model = None
-        self.error = ""
 
     @pytest.hookimpl(hookwrapper=True)
     def pytest_runtest_makereport(self, item: pytest.Item, call):
@@ -138,38 +148,55 @@ class Collector:
         self.seen.add(key)
         self.records.extend(loads(text))
 
-    @pytest.hookimpl(optionalhook=True)
-    def pytest_testnodedown(self, node, error) -> None:
-        """pytest-xdist (controller): a worker's own totals, to check nothing was lost."""
-        output = getattr(node, "workeroutput", None) or {}
-        if "vjpcheck" in output:
-            self.worker_totals[node.gateway.id] = json.loads(output["vjpcheck"])["cases"]
-
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         if self.worker:
             cases = sum(r.count for r in self.records)
             session.config.workeroutput["vjpcheck"] = json.dumps({"cases": cases, "records": len(self.records)})
-            return
-        if not self.settings.report:
-            return
-        from .report import write_reports
-
-        meta = {"pytest exit status": int(session.exitstatus)}
-        try:
-            self.model, self.paths = write_reports(self.records, self.settings.report, title=self.settings.title, worker_totals=self.worker_totals, meta=meta)
-        except Exception as exc:  # the session's results stand; the failure to write them is loud
-            self.error = f"could not write the report {self.settings.report}: {type(exc).__name__}: {exc}"
-            session.exitstatus = pytest.ExitCode.INTERNAL_ERROR
 
     def pytest_terminal_summary(self, terminalreporter) -> None:
-        if self.worker or not (self.records or self.paths or self.error):
+        if self.worker or not self.records:
             return
         totals: dict = {}
         for r in self.records:
             totals[r.status] = totals.get(r.status, 0) + r.count
         terminalreporter.section("vjpcheck")
         terminalreporter.write_line("cases: " + ", ".join(f"{k} {v}" for k, v in sorted(totals.items())))
-        if self.model is not None and self.model.problems:
+
+
+class ReportWriter:
+    """On the controller, with ``--vjpcheck-report``: checks the workers' totals against
+    what arrived and writes the HTML, JSON and JUnit reports once, at the end."""
+
+    def __init__(self, carrier: RecordCarrier):
+        self.carrier = carrier
+        self.worker_totals: dict = {}
+        self.paths: dict = {}
+        self.model = None
+        self.error = ""
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_testnodedown(self, node, error) -> None:
+        """pytest-xdist: a worker's own totals, to check nothing was lost."""
+        output = getattr(node, "workeroutput", None) or {}
+        if "vjpcheck" in output:
+            self.worker_totals[node.gateway.id] = json.loads(output["vjpcheck"])["cases"]
+
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        from .report import write_reports
+
+        settings = self.carrier.settings
+        meta = {"pytest exit status": int(session.exitstatus)}
+        try:
+            self.model, self.paths = write_reports(self.carrier.records, settings.report, title=settings.title, worker_totals=self.worker_totals, meta=meta)
+        except Exception as exc:  # the session's results stand; the failure to write them is loud
+            self.error = f"could not write the report {settings.report}: {type(exc).__name__}: {exc}"
+            session.exitstatus = pytest.ExitCode.INTERNAL_ERROR
+
+    @pytest.hookimpl(trylast=True)  # after the carrier's section header
+    def pytest_terminal_summary(self, terminalreporter) -> None:
+        if not self.carrier.records:
+            terminalreporter.section("vjpcheck")
+        if self.model is not None:
             for p in self.model.problems:
                 terminalreporter.write_line(f"problem: {p}", red=True)
         if self.error:

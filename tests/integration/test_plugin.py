@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
-import textwrap
+import xml.etree.ElementTree as ET
 
 import pytest
+import torch  # noqa: F401  (in-process pytester runs must not import torch a second time)
+
+pytest_plugins = ["pytester"]
 
 CONFTEST = '''
 import torch
@@ -54,21 +55,17 @@ def test_not_using_vjpcheck():
 '''
 
 
-def make_project(root, ini: str = "") -> str:
-    os.makedirs(root, exist_ok=True)
-    with open(os.path.join(root, "conftest.py"), "w") as fh:
-        fh.write(CONFTEST)
-    with open(os.path.join(root, "test_rules.py"), "w") as fh:
-        fh.write(TESTS)
-    with open(os.path.join(root, "pytest.ini"), "w") as fh:
-        fh.write("[pytest]\n" + ini)
-    return str(root)
+@pytest.fixture
+def project(pytester: pytest.Pytester) -> pytest.Pytester:
+    """A user's project: a buggy RowSum rule in conftest.py, four tests using vjpcheck."""
+    pytester.makeconftest(CONFTEST)
+    pytester.makepyfile(test_rules=TESTS)
+    return pytester
 
 
-def run_pytest(root: str, *args: str) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTEST_XDIST_WORKER", "PYTEST_ADDOPTS", "PYTEST_CURRENT_TEST")}
-    cmd = [sys.executable, "-m", "pytest", "-p", "vjpcheck", "-p", "no:cacheprovider", "-q", *args]
-    return subprocess.run(cmd, cwd=root, env=env, capture_output=True, text=True, timeout=600)
+def run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
+    """pytest in a fresh process (xdist, Hypothesis and the frameworks stay isolated)."""
+    return pytester.runpytest_subprocess("-p", "vjpcheck", "-p", "no:cacheprovider", *args, timeout=600)
 
 
 def _normalised(report: dict) -> list[dict]:
@@ -84,17 +81,15 @@ def _normalised(report: dict) -> list[dict]:
     return out
 
 
-def test_sample_project_same_report_with_and_without_xdist(tmp_path):
-    serial = make_project(tmp_path / "serial")
-    parallel = make_project(tmp_path / "parallel")
-    a = run_pytest(serial, "--vjpcheck-report", "reports/r.html", "--vjpcheck-seed", "0")
-    b = run_pytest(parallel, "-n", "2", "--vjpcheck-report", "reports/r.html", "--vjpcheck-seed", "0")
-    assert a.returncode == 1 and b.returncode == 1, (a.stdout[-3000:], b.stdout[-3000:])
-    for out in (a.stdout, b.stdout):
-        assert "FAILED test_rules.py::test_rowsum" in out
-        assert "html report:" in out and "r.html" in out
-    ra = json.load(open(os.path.join(serial, "reports", "r.json")))
-    rb = json.load(open(os.path.join(parallel, "reports", "r.json")))
+def test_sample_project_same_report_with_and_without_xdist(project):
+    serial = run(project, "--vjpcheck-report", "serial/r.html", "--vjpcheck-seed", "0")
+    parallel = run(project, "-n", "2", "--vjpcheck-report", "parallel/r.html", "--vjpcheck-seed", "0")
+    for result in (serial, parallel):
+        result.assert_outcomes(passed=3, failed=1)
+        result.stdout.fnmatch_lines(["*FAILED test_rules.py::test_rowsum*"])
+        result.stdout.fnmatch_lines(["*html report:*r.html"])
+    ra = json.loads((project.path / "serial" / "r.json").read_text())
+    rb = json.loads((project.path / "parallel" / "r.json").read_text())
     assert _normalised(ra) == _normalised(rb)
     # the minimal failing case is in the report, with its data
     failing = [r for r in rb["records"] if r["status"] == "mismatch"]
@@ -102,7 +97,7 @@ def test_sample_project_same_report_with_and_without_xdist(tmp_path):
     detail = failing[0]["detail"]
     assert detail["case"]["args"][0]["shape"] == [2, 2]
     assert "make_tensor" in detail["reproducer"]
-    html = open(os.path.join(parallel, "reports", "r.html")).read()
+    html = (project.path / "parallel" / "r.html").read_text()
     assert "conftest.RowSum.apply" in html and "Copy reproducer" in html and 'class="heatmap"' in html
     # every record reached the controller once: per-worker totals agree, none duplicated
     assert rb["problems"] == []
@@ -110,47 +105,79 @@ def test_sample_project_same_report_with_and_without_xdist(tmp_path):
     assert sum(w["cases"] for w in rb["workers"].values()) == sum(r["count"] for r in rb["records"])
     assert all(w.get("reported") == w["cases"] for w in rb["workers"].values())
     # the report was written once, by the controller
-    assert sorted(os.listdir(os.path.join(parallel, "reports"))) == ["r.html", "r.json", "r.junit.xml"]
-    junit = open(os.path.join(parallel, "reports", "r.junit.xml")).read()
-    assert 'failures="1"' in junit and "test_rowsum" in junit
+    assert sorted(os.listdir(project.path / "parallel")) == ["r.html", "r.json", "r.junit.xml"]
+    junit = ET.parse(project.path / "parallel" / "r.junit.xml").getroot()  # a strict parser
+    assert sum(int(suite.get("failures")) for suite in junit.iter("testsuite")) == 1
+    assert "test_rowsum" in ET.tostring(junit, encoding="unicode")
 
 
-def test_ini_keys_and_frameworks_filter(tmp_path):
-    root = make_project(tmp_path / "p", ini="vjpcheck_max_examples = 4\nvjpcheck_frameworks = jax\nvjpcheck_report = out/v.html\n")
-    result = run_pytest(root, "-rs")
-    assert result.returncode == 0, result.stdout[-3000:]
-    assert "torch is not among the frameworks to check" in result.stdout
-    report = json.load(open(os.path.join(root, "out", "v.json")))
+def test_report_header_names_seed_devices_and_frameworks(project):
+    result = project.runpytest("-p", "vjpcheck", "--vjpcheck-seed", "7", "--vjpcheck-frameworks", "jax", "--collect-only")
+    assert result.ret == 0
+    result.stdout.fnmatch_lines(["vjpcheck: devices=cpu (+cuda when available), frameworks=jax, seed=7"])
+
+
+def test_ini_keys_and_frameworks_filter(project):
+    project.makeini("[pytest]\nvjpcheck_max_examples = 4\nvjpcheck_frameworks = jax\nvjpcheck_report = out/v.html\n")
+    result = run(project, "-rs")
+    result.assert_outcomes(passed=1, skipped=3)
+    result.stdout.fnmatch_lines(["*torch is not among the frameworks to check*"])
+    report = json.loads((project.path / "out" / "v.json").read_text())
     assert {r["status"] for r in report["records"]} == {"skipped"}
     assert all("frameworks to check" in r["reasons"][0] for r in report["records"])
 
 
-def test_command_line_option_and_marker_precedence(tmp_path):
-    root = make_project(tmp_path / "p", ini="vjpcheck_max_examples = 50\n")
-    result = run_pytest(root, "-k", "sin or check", "--vjpcheck-max-examples", "3", "--vjpcheck-report", "r.html")
-    assert result.returncode == 0, result.stdout[-3000:]
-    report = json.load(open(os.path.join(root, "r.json")))
+def test_command_line_option_and_marker_precedence(project):
+    project.makeini("[pytest]\nvjpcheck_max_examples = 50\n")
+    result = run(project, "-k", "sin_is_right or check_one_input", "--vjpcheck-max-examples", "3", "--vjpcheck-report", "r.html")
+    result.assert_outcomes(passed=2)
+    report = json.loads((project.path / "r.json").read_text())
     sin = sum(r["count"] for r in report["records"] if r["test"].endswith("test_sin_is_right"))
     assert sin == 6  # the marker's max_examples=6 wins over the option's 3 and the ini's 50
 
 
 @pytest.mark.parametrize(
-    "args,message",
+    "args, message",
     [
-        (["--vjpcheck-devices", "tpu"], "--vjpcheck-devices"),
-        (["--vjpcheck-max-examples", "0"], "--vjpcheck-max-examples"),
-        (["--vjpcheck-frameworks", "mxnet"], "--vjpcheck-frameworks"),
+        (["--vjpcheck-devices", "tpu"], "*--vjpcheck-devices: expected a comma-separated list of cpu, cuda*"),
+        (["--vjpcheck-max-examples", "0"], "*argument --vjpcheck-max-examples: value must be a positive int, got 0*"),
+        (["--vjpcheck-seed", "x"], "*argument --vjpcheck-seed: invalid literal for int()*"),
+        (["--vjpcheck-frameworks", "mxnet"], "*--vjpcheck-frameworks: expected a comma-separated list of torch, jax*"),
     ],
 )
-def test_bad_options_are_usage_errors(tmp_path, args, message):
-    root = make_project(tmp_path / "p")
-    result = run_pytest(root, *args)
-    assert result.returncode == 4
-    assert message in result.stderr
+def test_bad_options_are_usage_errors(project, args, message):
+    result = project.runpytest("-p", "vjpcheck", *args)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([message])
 
 
-def test_without_the_report_option_nothing_is_written(tmp_path):
-    root = make_project(tmp_path / "p")
-    result = run_pytest(root, "-k", "check")
-    assert result.returncode == 0
-    assert not os.path.exists(os.path.join(root, "reports"))
+def test_bad_ini_value_is_a_usage_error(project):
+    project.makeini("[pytest]\nvjpcheck_max_examples = many\n")
+    result = project.runpytest("-p", "vjpcheck")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*--vjpcheck-max-examples (ini vjpcheck_max_examples): invalid literal for int()*"])
+
+
+def test_without_the_report_option_nothing_is_written(project):
+    result = run(project, "-k", "check_one_input")
+    result.assert_outcomes(passed=1)
+    assert not (project.path / "reports").exists()
+    written = {p.suffix for p in project.path.rglob("*") if p.is_file()}
+    assert not written & {".html", ".json", ".xml"}, written
+
+
+def test_report_writer_is_registered_only_on_the_controller_with_a_report(project):
+    project.makeconftest(CONFTEST + """
+import pytest
+
+@pytest.hookimpl(trylast=True)
+def pytest_configure(config):
+    pm = config.pluginmanager
+    where = "worker" if hasattr(config, "workerinput") else "controller"
+    print(f"\\n{where}: writer={pm.get_plugin('vjpcheck-report-writer') is not None}, records={pm.get_plugin('vjpcheck-records') is not None}")
+""")
+    with_report = run(project, "-n", "2", "-s", "-k", "not_using", "--vjpcheck-report", "r.html")
+    with_report.stdout.fnmatch_lines(["*controller: writer=True, records=True*"])
+    assert "worker: writer=True" not in with_report.stdout.str()
+    without = run(project, "-s", "-k", "not_using")
+    without.stdout.fnmatch_lines(["*controller: writer=False, records=True*"])

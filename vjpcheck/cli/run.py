@@ -70,16 +70,13 @@ def run(examples_per_op: int = 3, programs: int = 200, devices: list[str] | None
             tests, "-c", ini, "--rootdir", tmp, "-p", "vjpcheck", "-p", "no:cacheprovider",
             "-n", "0" if str(workers) == "1" else str(workers),
             "--vjpcheck-report", report, "--vjpcheck-title", "vjpcheck run: built-in checks",
+            "--vjpcheck-run-plan", plan_path,
             "-W", "ignore", "-o", "console_output_style=progress", "-q" if not quiet else "-qq",
             "--tb=line",
         ]
-        os.environ["VJPCHECK_RUN_PLAN"] = plan_path
         print(f"vjpcheck run: {len(plan['chunks'])} chunks ({examples_per_op} examples per op, {programs} programs, devices {', '.join(devices)}), "
               f"workers {workers}, time budget {time_budget:g}s", flush=True)
-        try:
-            code = int(pytest.main(args))
-        finally:
-            os.environ.pop("VJPCHECK_RUN_PLAN", None)
+        code = int(pytest.main(args))
     from ..report.write import sibling_paths
 
     paths = sibling_paths(report)

@@ -4,36 +4,37 @@ Each test explores one chunk of the op catalogue or of random programs
 (``vjpcheck.programs.runner``) and records its cases through the ``vjp`` fixture, grouped by
 op × device × dtype × verdict; the minimal case of an unexplained discrepancy (and one
 example of each known difference) carries the whole verdict. The plan (chunks and the
-time budget's deadline) comes from the JSON file named by ``VJPCHECK_RUN_PLAN``.
+time budget's deadline) comes from the JSON file named by ``--vjpcheck-run-plan``.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import time
 from collections import Counter
 
 import pytest
 
-PLAN_ENV = "VJPCHECK_RUN_PLAN"
+_PLANS: dict = {}
 
 
-def _plan() -> dict:
-    path = os.environ.get(PLAN_ENV)
+def _plan(config: pytest.Config) -> dict:
+    path = config.getoption("vjpcheck_run_plan")
     if not path:
-        raise pytest.UsageError(f"{PLAN_ENV} is not set: these tests are run by `vjpcheck run`")
-    with open(path, encoding="utf-8") as fh:
-        return json.load(fh)
+        raise pytest.UsageError("--vjpcheck-run-plan is not set: these tests are run by `vjpcheck run`")
+    if path not in _PLANS:
+        with open(path, encoding="utf-8") as fh:
+            _PLANS[path] = json.load(fh)
+    return _PLANS[path]
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "chunk" in metafunc.fixturenames:
-        chunks = _plan()["chunks"]
+        chunks = _plan(metafunc.config)["chunks"]
         metafunc.parametrize("chunk", chunks, ids=[c["id"] for c in chunks])
 
 
-def test_builtin(chunk: dict, vjp) -> None:
+def test_builtin(chunk: dict, vjp, pytestconfig: pytest.Config) -> None:
     from vjpcheck.programs import runner as program_run
     from vjpcheck.report.record import Record
 
@@ -43,7 +44,7 @@ def test_builtin(chunk: dict, vjp) -> None:
     def record(function, status, **more):
         vjp.record(Record(chunk["test"], function, "torch+jax", status, kind=chunk["mode"], device=chunk["device"], **more))
 
-    if time.time() > _plan()["deadline"]:
+    if time.time() > _plan(pytestconfig)["deadline"]:
         reason = "vjpcheck run: time budget exhausted before this chunk"
         record(name, "skipped", count=chunk["examples"], reasons=[reason])
         pytest.skip(reason)
