@@ -7,7 +7,7 @@ taken when the case was built, restores them, and reports who changed them.
 
 from __future__ import annotations
 
-from ..oracles.base import same_values
+from ..oracles.inputs import same_values
 from .case import Case
 from .results import Finding
 

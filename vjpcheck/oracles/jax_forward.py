@@ -5,7 +5,9 @@ from __future__ import annotations
 import jax
 
 from .._engine.results import OracleResult
-from .base import FreshInputs, Oracle, OracleContext, OracleUnavailable, draw_tangents, projection
+from .base import Oracle, OracleContext, OracleUnavailable
+from .forward_mode import draw_tangents, projection
+from .inputs import FreshInputs
 from .jax_common import kept_outputs, other_arrays, precision, run_compiled, stable_jit
 
 

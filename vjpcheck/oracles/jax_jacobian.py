@@ -7,15 +7,9 @@ import jax.numpy as jnp
 import numpy as np
 
 from .._engine.results import OracleResult
-from .base import (
-    FreshInputs,
-    Oracle,
-    OracleContext,
-    any_complex,
-    contract_jacobian,
-    realified_rows_contract,
-    require_jacobian_size,
-)
+from .base import Oracle, OracleContext
+from .inputs import FreshInputs
+from .jacobian import any_complex, contract_jacobian, realified_rows_contract, require_jacobian_size
 from .jax_common import kept_outputs, other_arrays, precision, run_compiled, stable_jit
 
 

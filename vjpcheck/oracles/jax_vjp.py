@@ -5,7 +5,8 @@ from __future__ import annotations
 import jax
 
 from .._engine.results import OracleResult
-from .base import FreshInputs, Oracle, OracleContext
+from .base import Oracle, OracleContext
+from .inputs import FreshInputs
 from .jax_common import conj, kept_outputs, other_arrays, precision, run_compiled, stable_jit
 
 

@@ -7,7 +7,7 @@ import torch
 
 from .._engine.case import Case
 from .._engine.results import Finding, OracleResult
-from .base import FreshInputs
+from .inputs import FreshInputs
 
 
 def prepare(case: Case) -> tuple[FreshInputs, list[torch.Tensor]]:

@@ -9,7 +9,9 @@ from __future__ import annotations
 import torch.autograd.forward_ad as fwAD
 
 from .._engine.results import OracleResult
-from .base import FreshInputs, Oracle, OracleContext, draw_tangents, projection
+from .base import Oracle, OracleContext
+from .forward_mode import draw_tangents, projection
+from .inputs import FreshInputs
 
 
 class TorchForward(Oracle):

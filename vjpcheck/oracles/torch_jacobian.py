@@ -12,14 +12,8 @@ import numpy as np
 import torch
 
 from .._engine.results import OracleResult
-from .base import (
-    Oracle,
-    OracleContext,
-    any_complex,
-    contract_jacobian,
-    realified_rows_contract,
-    require_jacobian_size,
-)
+from .base import Oracle, OracleContext
+from .jacobian import any_complex, contract_jacobian, realified_rows_contract, require_jacobian_size
 from .torch_common import prepare
 
 

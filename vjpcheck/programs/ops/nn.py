@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from hypothesis import strategies as st
 
-from ..registry import MARGIN, NotApplicable, Op, lowering, register, shape_strategy
+from ..registry import MARGIN, NotApplicable, Op, lowering, register
 
 
 def _softmax_attrs(draw, shapes):

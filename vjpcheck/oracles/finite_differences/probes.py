@@ -1,0 +1,52 @@
+"""Probe mode: ⟨v, J u⟩ along a few random directions u (Richardson along u), for inputs
+too large for one column per coordinate."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..._engine.numeric import random_like
+from ..._engine.results import OracleResult, Projection
+from ..base import OracleContext, OracleUnavailable
+from .smoothness import REASONS
+from .stats import BASE_STEP, FINAL, MIN_SCALE, NO_CONVERGENCE, OK, PROBE_SALT, RETRIES, RETRY_FACTOR, SIGNS, STATUS_NAMES, Problem, chunk_stats
+
+def probe_directions(problem: Problem, case, ctx: OracleContext, result: OracleResult, n_coords: int) -> None:
+    """⟨v, J u⟩ for ``ctx.options.probes`` random directions u (Richardson along u)."""
+    x0 = problem.x0
+    rng = ctx.rng(PROBE_SALT)
+    tangents = [[random_like(rng, p.shape, np.iscomplexobj(p)) for p in x0] for _ in range(ctx.options.probes)]
+    size = sum(p.size for p in x0)
+    rms = float(np.sqrt(sum(float(np.sum(np.abs(p) ** 2)) for p in x0) / max(size, 1)))
+    h0 = BASE_STEP * max(rms, MIN_SCALE)
+    k = len(tangents)
+    status = np.full(k, NO_CONVERGENCE)
+    final_stats: list[dict | None] = [None] * k
+    pending = list(range(k))
+    for attempt in range(RETRIES + 1):
+        if not pending:
+            break
+        h = h0 / RETRY_FACTOR**attempt
+        stacked = [np.stack([x0[a] + t * h * tangents[j][a] for t in SIGNS for j in pending]) for a in range(len(x0))]
+        st = chunk_stats(problem, problem.evaluator.many(stacked, problem.f0), np.full(len(pending), h))
+        # the points are x0 ± t·h·u and chunk_stats divides by h: g is ⟨v, J u⟩ itself
+        for i, j in enumerate(pending):
+            status[j] = st["status"][i]
+            final_stats[j] = {f: float(st[f][i]) for f in ("g", "scale", "err")}
+        pending = [j for j in pending if status[j] not in FINAL]
+    reasons = []
+    for j in range(k):
+        stats = final_stats[j]
+        if status[j] != OK or stats is None:
+            reasons.append(f"probe {j}: {REASONS[STATUS_NAMES[status[j]]]}")
+            continue
+        result.projections.append(Projection(tangents=tangents[j], value=stats["g"], scale=stats["scale"], error=stats["err"]))
+    if not result.projections:
+        raise OracleUnavailable("probe mode: no random direction gave a smooth, converged estimate (" + "; ".join(reasons) + ")")
+    result.nonsmooth_reasons = reasons
+    result.probe = True
+    result.message = (
+        f"probe mode: {n_coords} input coordinates"
+        + (f" > fd_max_coords={ctx.options.fd_max_coords}" if ctx.options.mode == "auto" else " (mode='probe')")
+        + f"; {len(result.projections)} random directions, step {h0:.3g}"
+    )
