@@ -32,8 +32,8 @@ def test_bench_command_writes_its_report(tmp_path, capsys):
 
 
 def test_program_throughput_reports_where_the_time_goes():
-    out = bench_programs(seconds=3.0)
-    assert out["cases"] > 0 and out["checks_per_second"] > 0
+    out = bench_programs(programs=12)  # a count, not a time budget: a loaded machine is only slower
+    assert out["cases"] == 12 and out["checks_per_second"] > 0
     assert {"case", "finite_differences", "torch.backward", "compare"} <= set(out["seconds_per_case"])
     # known framework differences (e.g. PyTorch's trigamma accuracy) may show up; most pass
     assert out["statuses"].get("pass", 0) >= 0.9 * out["cases"], out["statuses"]

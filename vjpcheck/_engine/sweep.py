@@ -120,74 +120,19 @@ def verify(
         the verdict and a reproducer when any example is a mismatch or an error.
     """
     __tracebackhide__ = True  # pytest: the failure is the user's, not this frame's
-    if not callable(fn):
-        raise TypeError(f"fn must be callable, got {type(fn).__name__}")
-    if not arg_specs:
-        raise ValueError("verify needs one spec per argument of fn, e.g. vjpcheck.strategies.tensor('m,n')")
-    framework = framework or infer_framework(fn)
-    if framework not in ("torch", "jax"):
-        raise ValueError(f"cannot tell whether {function_name(fn)} is PyTorch or JAX: pass framework='torch' or 'jax'")
+    framework = _framework_for(fn, arg_specs, framework)
     if max_examples is not None:
         check_positive_int("max_examples", max_examples)
-    # every option is validated now, not inside Hypothesis
-    unknown = sorted(set(check_options) - {f.name for f in dataclasses.fields(CheckOptions)})
-    if unknown:
-        raise TypeError(f"verify got unknown option(s) {unknown}; see vjpcheck.check_vjp for the options it passes on")
-    opts = CheckOptions(wrt=wrt, oracles=oracles, order=order, primal=primal, framework=framework, **check_options)
-    if oracles is not None:
-        from ..oracles import make_oracles
-
-        make_oracles(oracles, framework)
-    if devices is not None:
-        devices = list(devices)
-        if not devices or not all(isinstance(d, str) for d in devices):
-            raise ValueError(f"devices must be a non-empty list of device names, got {devices!r}")
+    opts = _options(framework, wrt, oracles, order, primal, check_options)
+    devices = _check_devices(devices)
     strategies = [s if isinstance(s, st.SearchStrategy) else st.just(s) for s in arg_specs]
     summary = Summary(function=function_name(fn), framework=framework)
-    if hypothesis_settings is not None:
-        base = hypothesis_settings
-    else:  # our profile, with the user's example database
-        base = settings(settings.get_profile("vjpcheck-ci" if os.environ.get("CI") else "vjpcheck-dev"), database=settings().database)
-    run_settings = settings(
-        base,
-        deadline=None,
-        max_examples=max_examples or base.max_examples,
-        suppress_health_check=list(base.suppress_health_check) + [HealthCheck.too_slow, HealthCheck.data_too_large],
+    property_ = _run_settings(hypothesis_settings, max_examples)(
+        _property(fn, strategies, opts, summary, devices, cotangent_kinds, cotangent_layouts)
     )
-
-    def materialise(value, device):
-        if isinstance(value, DrawnArray):
-            if device is not None and value.device != device:
-                value = dataclasses.replace(value, device=device)
-            return value.to(framework)
-        return value
-
-    @run_settings
-    @given(data=st.data())
-    def property_(data):
-        drawn = data.draw(st.tuples(*strategies), label="args")
-        device = data.draw(st.sampled_from(devices), label="device") if devices else None
-        args = [materialise(d, device) for d in drawn]
-        v = _draw_cotangent(data, fn, args, framework, cotangent_kinds, cotangent_layouts)
-        verdict = check_with_options(fn, tuple(args), v, opts)
-        summary.examples += 1
-        status = verdict.overall_status
-        summary.counts[status] += 1
-        summary.breakdown[case_key(verdict.case) + (status,)] += 1
-        for o in verdict.oracles:
-            if o.ok:
-                summary.oracles_run[o.name] += 1
-        event(f"verdict: {status}")
-        if status == "skipped":
-            for reason in verdict.reasons[:1]:
-                summary.skip_reasons[reason_key(reason)] += 1
-        if is_failing(status):
-            raise VJPMismatch(verdict)
-
-    digest = hashlib.sha256(repr((summary.function, framework, order, [repr(s) for s in strategies])).encode()).digest()
     # one example-database entry per function. Private Hypothesis API (its own stateful
     # testing uses it the same way); tests/unit/test_private_apis.py fails loudly if it goes.
-    property_._hypothesis_internal_add_digest = digest
+    property_._hypothesis_internal_add_digest = hashlib.sha256(repr((summary.function, framework, order, [repr(s) for s in strategies])).encode()).digest()
     runner = hypothesis_seed(seed)(property_) if seed is not None else property_
     start = time.perf_counter()
     try:
@@ -198,6 +143,94 @@ def verify(
     finally:
         summary.seconds = time.perf_counter() - start
     return summary
+
+
+def _framework_for(fn: Callable, arg_specs: tuple, framework: str | None) -> str:
+    if not callable(fn):
+        raise TypeError(f"fn must be callable, got {type(fn).__name__}")
+    if not arg_specs:
+        raise ValueError("verify needs one spec per argument of fn, e.g. vjpcheck.strategies.tensor('m,n')")
+    framework = framework or infer_framework(fn)
+    if framework not in ("torch", "jax"):
+        raise ValueError(f"cannot tell whether {function_name(fn)} is PyTorch or JAX: pass framework='torch' or 'jax'")
+    return framework
+
+
+def _options(framework: str, wrt, oracles, order: int, primal, check_options: dict) -> CheckOptions:
+    """Every check_vjp option, validated now rather than inside Hypothesis."""
+    unknown = sorted(set(check_options) - {f.name for f in dataclasses.fields(CheckOptions)})
+    if unknown:
+        raise TypeError(f"verify got unknown option(s) {unknown}; see vjpcheck.check_vjp for the options it passes on")
+    opts = CheckOptions(wrt=wrt, oracles=oracles, order=order, primal=primal, framework=framework, **check_options)
+    if oracles is not None:
+        from ..oracles import make_oracles
+
+        make_oracles(oracles, framework)
+    return opts
+
+
+def _check_devices(devices: Sequence[str] | None) -> list[str] | None:
+    if devices is None:
+        return None
+    devices = list(devices)
+    if not devices or not all(isinstance(d, str) for d in devices):
+        raise ValueError(f"devices must be a non-empty list of device names, got {devices!r}")
+    return devices
+
+
+def _run_settings(hypothesis_settings: settings | None, max_examples: int | None) -> settings:
+    """The user's settings, or our profile with the user's example database; the deadline
+    is always off (JAX compiles on first use of a shape)."""
+    if hypothesis_settings is not None:
+        base = hypothesis_settings
+    else:
+        base = settings(settings.get_profile("vjpcheck-ci" if os.environ.get("CI") else "vjpcheck-dev"), database=settings().database)
+    return settings(
+        base,
+        deadline=None,
+        max_examples=max_examples or base.max_examples,
+        suppress_health_check=list(base.suppress_health_check) + [HealthCheck.too_slow, HealthCheck.data_too_large],
+    )
+
+
+def _property(fn, strategies, opts: CheckOptions, summary: Summary, devices, kinds, layouts) -> Callable:
+    """The Hypothesis test: draw arguments (one device for all), a cotangent per output,
+    check, count; a failing verdict raises so that Hypothesis shrinks it."""
+    framework = opts.framework
+
+    def materialise(value, device):
+        if isinstance(value, DrawnArray):
+            if device is not None and value.device != device:
+                value = dataclasses.replace(value, device=device)
+            return value.to(framework)
+        return value
+
+    @given(data=st.data())
+    def property_(data):
+        drawn = data.draw(st.tuples(*strategies), label="args")
+        device = data.draw(st.sampled_from(devices), label="device") if devices else None
+        args = [materialise(d, device) for d in drawn]
+        v = _draw_cotangent(data, fn, args, framework, kinds, layouts)
+        verdict = check_with_options(fn, tuple(args), v, opts)
+        _count(summary, verdict)
+        if is_failing(verdict.overall_status):
+            raise VJPMismatch(verdict)
+
+    return property_
+
+
+def _count(summary: Summary, verdict) -> None:
+    status = verdict.overall_status
+    summary.examples += 1
+    summary.counts[status] += 1
+    summary.breakdown[case_key(verdict.case) + (status,)] += 1
+    for o in verdict.oracles:
+        if o.ok:
+            summary.oracles_run[o.name] += 1
+    event(f"verdict: {status}")
+    if status == "skipped":
+        for reason in verdict.reasons[:1]:
+            summary.skip_reasons[reason_key(reason)] += 1
 
 
 def _draw_cotangent(data, fn, args, framework, kinds, layouts):

@@ -136,27 +136,33 @@ def _gradcheck_fd_error(f, x_np, v_np, exact) -> float:
     return float(np.max(np.abs(est - exact)) / np.max(np.abs(exact)))
 
 
-def bench_programs(seconds: float = 20.0, seed: int = 0, max_ops: int = 4) -> dict:
+def bench_programs(seconds: float = 20.0, seed: int = 0, max_ops: int = 4, programs: int | None = None) -> dict:
     """Random programs checked by PyTorch's backward + finite differences (of the PyTorch
-    lowering, batched): cases per second in this process, and where the time goes."""
+    lowering, batched): cases per second in this process, and where the time goes.
+
+    ``seconds`` bounds the run (a third drawing, the rest checking); ``programs`` instead
+    checks exactly that many (after the warm-up), however long it takes."""
     from hypothesis import HealthCheck, given, settings
     from hypothesis import seed as hypothesis_seed
     from hypothesis import strategies as st
 
     from .._engine.check import check_vjp
-    from ..programs import programs
+    from ..programs import programs as program_strategy
 
     cases, generation = [], []
     deadline = time.perf_counter() + seconds / 3  # a third of the time drawing programs
+
+    def enough() -> bool:
+        return len(cases) >= programs + WARM_UP if programs is not None else time.perf_counter() > deadline
 
     @hypothesis_seed(seed)
     @settings(max_examples=100_000, deadline=None, database=None, suppress_health_check=list(HealthCheck))
     @given(st.data())
     def draw(data):
-        if time.perf_counter() > deadline:
+        if enough():
             return
         t = time.perf_counter()
-        cases.append(data.draw(programs(max_ops=max_ops)))
+        cases.append(data.draw(program_strategy(max_ops=max_ops)))
         generation.append(time.perf_counter() - t)
 
     try:
@@ -180,7 +186,7 @@ def bench_programs(seconds: float = 20.0, seed: int = 0, max_ops: int = 4) -> di
         check(case)
     start = time.perf_counter()
     for case in cases[WARM_UP:]:
-        if time.perf_counter() - start > seconds:
+        if programs is None and time.perf_counter() - start > seconds:
             break
         verdict = check(case)
         checked += 1
