@@ -7,7 +7,6 @@ f(x) = cumsum(x·sin x) in full mode, with batching on and off, and prints the r
 """
 
 import statistics
-import time
 
 import torch
 

@@ -7,6 +7,8 @@ import planted_torch
 import vjpcheck
 from devices import requires_cuda, requires_jax_gpu
 
+pytest_plugins = ["pytester"]
+
 
 @requires_cuda
 def test_cuda_case_passes_and_stays_on_device():
@@ -183,16 +185,19 @@ def test_programs_device_flag_without_cuda_is_a_usage_error(capsys, tmp_path):
 
 
 @requires_cuda
-def test_plugin_on_cuda_reports_the_device(tmp_path):
+def test_plugin_on_cuda_reports_the_device(pytester):
     import json
-    import os
 
-    from test_plugin import make_project, run_pytest
+    from sample_project import CONFTEST, TESTS
 
-    root = make_project(tmp_path / "p")
-    result = run_pytest(root, "-n", "2", "--vjpcheck-devices", "cuda", "--vjpcheck-seed", "0", "--vjpcheck-report", "r.html")
-    assert result.returncode == 1, result.stdout[-3000:]
-    report = json.load(open(os.path.join(root, "r.json")))
+    pytester.makeconftest(CONFTEST)
+    pytester.makepyfile(test_rules=TESTS)
+    result = pytester.runpytest_subprocess(
+        "-p", "vjpcheck", "-p", "no:cacheprovider", "-n", "2",
+        "--vjpcheck-devices", "cuda", "--vjpcheck-seed", "0", "--vjpcheck-report", "r.html", timeout=600,
+    )
+    assert result.ret == 1, result.stdout.str()[-3000:]
+    report = json.loads((pytester.path / "r.json").read_text())
     failing = [r for r in report["records"] if r["status"] == "mismatch"]
     assert failing and failing[0]["device"].startswith("cuda")
     assert {r["device"] for r in report["records"] if r["kind"] == "verify"} <= {"cuda:0"}

@@ -156,17 +156,15 @@ def select_oracles(case: Case, opts: CheckOptions) -> OraclePlan:
     twin_names = [n for n in names if opts.twin is not None and n.startswith(twin_framework + ".")]
     names = [n for n in names if n not in twin_names]
     plan = OraclePlan(names, make_oracles(names, case.framework))
-    if twin_names:
-        make_oracles(twin_names, twin_framework)  # validate before any work
     primal_fn = case.backend.primal_of(case.fn) if opts.primal == "auto" else opts.primal
     if primal_fn is not None:
         from ..oracles.primal import PrimalAD
 
         plan.oracles.append(PrimalAD(case.framework, primal_fn))
-    if opts.twin is not None:
-        plan.twin = twin_case(case, opts.twin)
+    if opts.twin is not None:  # names validated before the twin's forward runs
         ad_names = twin_names or [n for n in default_oracles(twin_framework) if n != "finite_differences"]
         plan.twin_oracles = make_oracles(ad_names, twin_framework)
+        plan.twin = twin_case(case, opts.twin)
     return plan
 
 

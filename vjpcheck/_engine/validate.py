@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import argparse
 import math
+import numbers
 from typing import Any, Callable, Collection, Sequence, TypeVar
 
 T = TypeVar("T")
 
 
 def _is_int(value: Any) -> bool:
-    import numbers
-
     return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 
 
@@ -43,8 +42,6 @@ def check_nonnegative_int(name: str, value: Any) -> int:
 
 def check_number(name: str, value: Any, *, minimum: float | None = 0.0, strict: bool = False) -> float:
     """A finite real number (not a bool), >= ``minimum`` (> with ``strict``) when given."""
-    import numbers
-
     if not isinstance(value, numbers.Real) or isinstance(value, bool):
         raise TypeError(f"{name} must be a number, got {value!r} ({type(value).__name__})")
     if not math.isfinite(value):

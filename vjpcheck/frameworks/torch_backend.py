@@ -188,7 +188,7 @@ class TorchBackend(Backend):
         on the case's GPU for CUDA cases (the values stay there for the statistics)."""
         diff = case.output_differentiable
         target = torch.complex128 if out_dtype == np.complex128 else torch.float64
-        device = case.device if case.device.startswith("cuda") else "cpu"
+        device = self.fd_device(case.device)
         if device != "cpu":  # the other array arguments, widened, on the GPU
             ref_args = [
                 a.detach().to(dtype=torch.complex128 if a.is_complex() else torch.float64) if info is not None and (a.is_floating_point() or a.is_complex()) else a
