@@ -128,3 +128,42 @@ def test_report_in_a_real_browser(tmp_path):
         assert errors == []
     finally:
         browser.quit()
+
+
+def test_junit_is_strict_xml_with_skips_and_without_control_characters(tmp_path):
+    import xml.etree.ElementTree as ET
+
+    failing = dataclasses.replace(_failing_record(), explanation="\x1b[31mMISMATCH\x1b[0m at \x00arg0\x07[1]")
+    skipped = Record("t.py::test_skip", "f", "torch", "skipped", kind="skip", reasons=["vjpcheck: no CUDA device\x1b[0m"])
+    passed = Record("t.py::test_mixed", "g", "torch", "pass", kind="verify", count=3)
+    also_skipped = Record("t.py::test_mixed", "g", "torch", "skipped", kind="verify", reasons=["at a kink"])
+    _, paths = write_reports([failing, skipped, passed, also_skipped], str(tmp_path / "r.html"))
+    suite = ET.parse(paths["junit"]).getroot().find("testsuite")  # a strict parser
+    assert (suite.get("tests"), suite.get("failures"), suite.get("skipped")) == ("3", "1", "1")
+    cases = {c.get("name"): c for c in suite.iter("testcase")}
+    assert cases["test_skip [f]"].find("skipped").get("message") == "vjpcheck: no CUDA device"
+    assert cases["test_mixed [g]"].find("skipped") is None  # something of it was checked
+    text = ET.tostring(suite, encoding="unicode")
+    assert "\x1b" not in text and "MISMATCH at arg0[1]" in text
+
+
+def test_json_report_is_strict_json_even_with_non_finite_values(tmp_path):
+    record = _failing_record()
+    record.detail["oracles"][0]["grads"] = [[float("nan"), float("inf"), -float("inf")]]
+    _, paths = write_reports([record], str(tmp_path / "r.html"))
+    text = open(paths["json"]).read()
+    data = json.loads(text, parse_constant=lambda token: pytest.fail(f"bare {token} in the JSON report"))
+    assert data["records"][0]["detail"]["oracles"][0]["grads"] == [["NaN", "Infinity", "-Infinity"]]
+
+
+def test_report_files_are_replaced_atomically(tmp_path):
+    from vjpcheck.report.write import write_atomically
+
+    target = tmp_path / "r.json"
+    write_atomically(str(target), "old")
+    with pytest.raises(TypeError):
+        write_atomically(str(target), None)  # fails half-way: the old file stays whole
+    assert target.read_text() == "old"
+    write_atomically(str(target), "new")
+    assert target.read_text() == "new"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["r.json"]  # no temporary left behind

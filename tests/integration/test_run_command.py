@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 
+import pytest
 from planted_ops import planted
 from vjpcheck.cli import main
 
@@ -42,3 +43,18 @@ def test_run_usage_errors_exit_2(capsys):
     assert main(["run", "--time-budget", "0"]) == 2
     err = capsys.readouterr().err
     assert "--devices" in err and "--workers" in err and "no_such_op" in err
+
+
+def test_run_never_exits_0_when_the_budget_cut_planned_work(tmp_path, capsys):
+    """A budget too small for anything: nothing is checked, the exit code says so (3), the
+    JUnit XML marks the cases skipped (not passed), and the JSON is strict."""
+    import xml.etree.ElementTree as ET
+
+    report = tmp_path / "r.html"
+    code = main(["run", "--time-budget", "1e-9", "--examples-per-op", "1", "--programs", "0", "--ops", "sin,cos", "--workers", "1", "--report", str(report)])
+    assert code == 3
+    assert "nothing was checked (the time budget ran out before 2 planned cases)" in capsys.readouterr().err
+    suite = ET.parse(tmp_path / "r.junit.xml").getroot().find("testsuite")
+    assert suite.get("tests") == "2" and suite.get("skipped") == "2" and suite.get("failures") == "0"
+    assert all(case.find("skipped") is not None for case in suite.iter("testcase"))
+    json.loads((tmp_path / "r.json").read_text(), parse_constant=lambda token: pytest.fail(f"bare {token} in the JSON report"))

@@ -5,7 +5,8 @@ The plan (chunks of the catalogue and of random programs per device, and a deadl
 written to a JSON file; pytest runs ``vjpcheck/cli/_builtin/test_builtin.py`` over it with
 ``-n WORKERS`` in an isolated root (the caller's pytest configuration does not apply), the
 plugin collects every record on the controller and writes the reports once.
-Exit codes: 0 clean, 1 discrepancies, 2 usage or configuration error.
+Exit codes: 0 clean, 1 discrepancies, 2 usage or configuration error, 3 incomplete (the
+time budget cut off planned work, or nothing was checked; no discrepancy in what ran).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import time
 from . import _common
 
 COMPOSED_CHUNK = 25  # random programs per test: small enough to spread over workers
+BUDGET_EXHAUSTED = "time budget exhausted"  # in the reason of every chunk the budget cut
 
 
 def default_devices() -> list[str]:
@@ -83,12 +85,30 @@ def run(examples_per_op: int = 3, programs: int = 200, devices: list[str] | None
     exists = os.path.exists(paths["html"])
     if exists:
         print(f"vjpcheck run: report {paths['html']} (JSON {paths['json']}, JUnit {paths['junit']})")
-    if code == 0 and exists:
-        return 0
     if code == 1:
         return 1
-    print(f"vjpcheck run: pytest ended with exit status {code}", file=sys.stderr)
-    return 2
+    if code != 0 or not exists:
+        print(f"vjpcheck run: pytest ended with exit status {code}", file=sys.stderr)
+        return 2
+    return _completeness(paths["json"])
+
+
+INCOMPLETE = 3  # exit code: nothing wrong in what ran, but planned work did not run
+
+
+def _completeness(json_path: str) -> int:
+    """0 when every planned chunk ran and something was checked; else INCOMPLETE, saying why."""
+    with open(json_path, encoding="utf-8") as fh:
+        records = json.load(fh)["records"]
+    cut = sum(r["count"] for r in records if r["status"] == "skipped" and any(BUDGET_EXHAUSTED in reason for reason in r.get("reasons") or []))
+    checked = sum(r["count"] for r in records if r["status"] != "skipped")
+    if checked == 0:
+        print("vjpcheck run: nothing was checked" + (f" (the time budget ran out before {cut} planned cases)" if cut else ""), file=sys.stderr)
+        return INCOMPLETE
+    if cut:
+        print(f"vjpcheck run: the time budget ran out before {cut} planned cases; {checked} checked, no discrepancy among them", file=sys.stderr)
+        return INCOMPLETE
+    return 0
 
 
 # ---- the command -----------------------------------------------------------------------
@@ -114,7 +134,8 @@ def add_parser(sub) -> argparse.ArgumentParser:
         description=(
             "Runs the op catalogue and random programs, PyTorch vs JAX vs finite differences (and CPU vs "
             "CUDA on a GPU), as pytest tests spread over pytest-xdist workers, and writes an HTML report "
-            "(JSON and JUnit XML beside it). Exit 0 clean, 1 discrepancies, 2 usage/configuration error."
+            "(JSON and JUnit XML beside it). Exit 0 clean, 1 discrepancies, 2 usage/configuration error, "
+            "3 incomplete (the time budget cut off planned work, or nothing was checked)."
         ),
     )
     rn.add_argument("--examples-per-op", type=_common.nonnegative_int, default=3, help="catalogue examples per op and device (default 3; 0 skips the catalogue)")

@@ -109,6 +109,26 @@ def loads(text: str) -> list[Record]:
     return [Record.from_json(d) for d in json.loads(text)]
 
 
+def strict_json(obj: Any) -> Any:
+    """``obj`` with every non-finite float spelled as a string ("NaN", "Infinity",
+    "-Infinity"), so that the JSON report is strict JSON (no bare NaN tokens)."""
+    if isinstance(obj, float):  # numpy float64 included
+        if obj != obj:
+            return "NaN"
+        if obj in (float("inf"), float("-inf")):
+            return "Infinity" if obj > 0 else "-Infinity"
+        return obj
+    if isinstance(obj, dict):
+        return {k: strict_json(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [strict_json(v) for v in obj]
+    if isinstance(obj, np.generic):
+        return strict_json(obj.item())
+    if isinstance(obj, np.ndarray):
+        return strict_json(obj.tolist())
+    return obj
+
+
 def json_default(obj: Any):
     if isinstance(obj, np.generic):
         return obj.item()

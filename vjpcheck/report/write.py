@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import tempfile
 from typing import Sequence
 
 from .junit import junit_xml
 from .model import ReportModel, build_model
-from .record import STATUSES, Record, json_default
+from .record import STATUSES, Record, json_default, strict_json
 
 TEMPLATE = "report.html.j2"
 
@@ -43,10 +45,22 @@ def write_reports(records: Sequence[Record], html_path: str, title: str = "vjpch
     paths = sibling_paths(html_path)
     folder = os.path.dirname(os.path.abspath(html_path))
     os.makedirs(folder, exist_ok=True)
-    with open(paths["html"], "w", encoding="utf-8") as fh:
-        fh.write(render_html(model))
-    with open(paths["json"], "w", encoding="utf-8") as fh:
-        json.dump(model.to_dict(), fh, default=json_default, indent=1)
-    with open(paths["junit"], "w", encoding="utf-8") as fh:
-        fh.write(junit_xml(model))
+    write_atomically(paths["html"], render_html(model))
+    write_atomically(paths["json"], json.dumps(strict_json(model.to_dict()), default=json_default, indent=1, allow_nan=False))
+    write_atomically(paths["junit"], junit_xml(model))
     return model, paths
+
+
+def write_atomically(path: str, text: str) -> None:
+    """Write ``text`` to a temporary file beside ``path``, then rename it over ``path``: a
+    reader (or a second writer) sees the old file or the new one, never half of one."""
+    folder = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=folder)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise

@@ -15,6 +15,8 @@ from collections import Counter
 
 import pytest
 
+from vjpcheck.cli.run import BUDGET_EXHAUSTED
+
 _PLANS: dict = {}
 
 
@@ -45,7 +47,7 @@ def test_builtin(chunk: dict, vjp, pytestconfig: pytest.Config) -> None:
         vjp.record(Record(chunk["test"], function, "torch+jax", status, kind=chunk["mode"], device=chunk["device"], **more))
 
     if time.time() > _plan(pytestconfig)["deadline"]:
-        reason = "vjpcheck run: time budget exhausted before this chunk"
+        reason = f"vjpcheck run: {BUDGET_EXHAUSTED} before this chunk"
         record(name, "skipped", count=chunk["examples"], reasons=[reason])
         pytest.skip(reason)
     result = program_run.run_chunk(program_run.Chunk(**fields))
