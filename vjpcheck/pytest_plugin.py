@@ -18,6 +18,7 @@ from typing import Any, Callable
 import pytest
 
 from ._engine.case import function_name
+from ._engine.recording import listening, silenced
 from ._engine.results import Status, is_failing
 from ._engine.validate import argparse_type, check_int, check_positive_int
 from .report.record import Record, dumps, loads, record_from_summary, record_from_verdict
@@ -130,6 +131,14 @@ class RecordCarrier:
         self.seen: set = set()
 
     @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_call(self, item: pytest.Item):
+        """Every verdict made while the test runs is recorded against it, whichever entry
+        point made it (``check_vjp``, ``assert_vjp``, ``verify``, a user's own ``@given``)."""
+        records = item.stash.setdefault(_RECORDS, [])
+        with listening(lambda kind, obj: records.extend(_records_of(kind, obj, item.nodeid))):
+            yield
+
+    @pytest.hookimpl(hookwrapper=True)
     def pytest_runtest_makereport(self, item: pytest.Item, call):
         outcome = yield
         report = outcome.get_result()
@@ -139,6 +148,8 @@ class RecordCarrier:
                 report.vjpcheck = dumps(records)  # serialised with the report by xdist
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if report.failed and not self.worker:
+            self._record_failure(report)
         text = getattr(report, "vjpcheck", None)
         if not text or report.when != "call":
             return
@@ -147,6 +158,20 @@ class RecordCarrier:
             return
         self.seen.add(key)
         self.records.extend(loads(text))
+
+    def _record_failure(self, report: pytest.TestReport) -> None:
+        """A test that failed: unless its own records already say why (a vjpcheck
+        mismatch or error), it is recorded as an error, so the report is never clean
+        while pytest is not. (Controller only: it sees every report.)"""
+        text = getattr(report, "vjpcheck", None) if report.when == "call" else None
+        if text and any(is_failing(r.status) for r in loads(text)):
+            return
+        text = report.longreprtext or "failed"
+        errors = [line.strip() for line in text.splitlines() if line.strip().startswith("E ")]
+        first = (errors[0] if errors else text.strip().splitlines()[-1])[:300]
+        self.records.append(
+            Record(report.nodeid, "-", "-", Status.ERROR, kind=f"test-{report.when}", reasons=[first], explanation=text[-4000:], worker="main")
+        )
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         if self.worker:
@@ -257,7 +282,8 @@ class VJP:
         if self._settings.seed is not None:
             opts.setdefault("seed", self._settings.seed)
         try:
-            summary = verify(fn, *arg_specs, devices=devices, **opts)
+            with silenced():  # recorded here, with the test's settings
+                summary = verify(fn, *arg_specs, devices=devices, **opts)
         except VJPMismatch as failure:
             partial = getattr(failure, "summary", None)
             if partial is not None:  # the passing examples before the failure; not the shrink attempts
@@ -276,7 +302,8 @@ class VJP:
         opts, devices, frameworks = self._options(options)
         opts.pop("max_examples", None)  # a verify() setting
         self._skip_if_excluded(fn, opts.get("framework"), frameworks, devices)
-        verdict = check_vjp(fn, *args, **opts)
+        with silenced():
+            verdict = check_vjp(fn, *args, **opts)
         self.records.append(record_from_verdict(verdict, self._node.nodeid, kind="check"))
         if is_failing(verdict.overall_status):
             raise VJPMismatch(verdict)
@@ -285,6 +312,17 @@ class VJP:
     def record(self, record: Record) -> None:
         """Add a ready-made record (used by the built-in checks of ``vjpcheck run``)."""
         self.records.append(record)
+
+
+def _records_of(kind: str, obj: Any, test: str) -> list[Record]:
+    """Records for an announcement of ``vjpcheck._engine.recording``."""
+    if kind == "check":
+        return [record_from_verdict(obj, test, kind="check")]
+    if kind == "verify":
+        return record_from_summary(obj, test)
+    # a failing verify: the examples that passed before it, then the minimal case
+    passed = [r for r in record_from_summary(obj.summary, test) if r.status in (Status.PASS, Status.SKIPPED)]
+    return passed + [record_from_verdict(obj.verdict, test, kind="verify")]
 
 
 @pytest.fixture

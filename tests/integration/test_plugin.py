@@ -14,8 +14,11 @@ pytest_plugins = ["pytester"]
 
 
 @pytest.fixture
-def project(pytester: pytest.Pytester) -> pytest.Pytester:
-    """A user's project: a buggy RowSum rule in conftest.py, four tests using vjpcheck."""
+def project(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytest.Pytester:
+    """A user's project: a buggy RowSum rule in conftest.py, four tests using vjpcheck.
+    Runs as a fresh session even when this suite runs under xdist (no inherited worker id)."""
+    for name in ("PYTEST_XDIST_WORKER", "PYTEST_XDIST_WORKER_COUNT", "PYTEST_XDIST_TESTRUNUID", "PYTEST_ADDOPTS"):
+        monkeypatch.delenv(name, raising=False)
     pytester.makeconftest(CONFTEST)
     pytester.makepyfile(test_rules=TESTS)
     return pytester
@@ -139,3 +142,44 @@ def pytest_configure(config):
     assert "worker: writer=True" not in with_report.stdout.str()
     without = run(project, "-s", "-k", "not_using")
     without.stdout.fnmatch_lines(["*controller: writer=False, records=True*"])
+
+
+DIRECT_CALLS = """
+import pytest
+import torch
+
+import vjpcheck
+from conftest import RowSum
+from vjpcheck.strategies import tensor
+
+
+def test_plain_verify_of_a_buggy_rule():
+    vjpcheck.verify(RowSum.apply, tensor("n,m", dtype="float64"), seed=0, max_examples=20)
+
+
+def test_plain_check_vjp_passes():
+    vjpcheck.assert_vjp(torch.tanh, torch.linspace(-1, 1, 5, dtype=torch.float64))
+
+
+def test_fails_for_another_reason():
+    raise ValueError("not vjpcheck's business")
+"""
+
+
+@pytest.mark.parametrize("xdist", [[], ["-n", "2"]], ids=["serial", "xdist"])
+def test_direct_calls_and_other_failures_are_recorded(project, xdist):
+    """No entry point escapes the report, and the report is never clean while pytest is not."""
+    project.makepyfile(test_direct=DIRECT_CALLS)
+    result = run(project, "test_direct.py", *xdist, "--vjpcheck-report", "r.html")
+    result.assert_outcomes(passed=1, failed=2)
+    report = json.loads((project.path / "r.json").read_text())
+    by_test = {}
+    for r in report["records"]:
+        by_test.setdefault(r["test"].split("::")[-1], []).append(r)
+    verify = by_test["test_plain_verify_of_a_buggy_rule"]
+    assert any(r["status"] == "mismatch" and r["detail"] for r in verify)  # the minimal case, with its data
+    assert [r["status"] for r in by_test["test_plain_check_vjp_passes"]] == ["pass"]
+    other = by_test["test_fails_for_another_reason"]
+    assert [(r["status"], r["kind"]) for r in other] == [("error", "test-call")]
+    assert "ValueError: not vjpcheck's business" in other[0]["reasons"][0]
+    assert not report["clean"] and report["problems"] == []

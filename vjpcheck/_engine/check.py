@@ -18,6 +18,7 @@ from .audit import caller_unchanged
 from .case import Case, ForwardError, build_case, describe_case, function_name
 from .options import DEFAULTS, CheckOptions
 from .probe import probe_statement
+from .recording import announce
 from .reproducer import build_reproducer
 from .results import ERROR_FINDINGS, VALUE_FINDINGS, Comparison, Finding, OracleResult, Status, is_failing
 from .tolerance import case_rtol, compare_projection, compare_vectors
@@ -102,7 +103,9 @@ def check_vjp(
         framework=framework, seed=seed, rtol=rtol, atol=atol, fd_max_coords=fd_max_coords,
         jacobian_max_rows=jacobian_max_rows, mode=mode, probes=probes, fd_batch=fd_batch,
     )
-    return check_with_options(fn, args, v, opts)
+    verdict = check_with_options(fn, args, v, opts)
+    announce("check", verdict)
+    return verdict
 
 
 def assert_vjp(fn: Callable, *args: Any, **options: Any) -> Verdict:

@@ -19,6 +19,7 @@ from ..frameworks import infer_framework
 from .case import function_name
 from .numeric import is_differentiable_dtype
 from .options import CheckOptions
+from .recording import announce
 from .results import Status, is_failing
 from .validate import check_positive_int
 from ..strategies import COTANGENT_KINDS, LAYOUTS, DrawnArray, cotangent
@@ -139,9 +140,11 @@ def verify(
         runner()
     except VJPMismatch as failure:
         failure.summary = summary  # what ran before (and while shrinking to) the minimal case
-        raise
-    finally:
         summary.seconds = time.perf_counter() - start
+        announce("verify-failure", failure)  # .summary: the examples before it; .verdict: the minimal case
+        raise
+    summary.seconds = time.perf_counter() - start
+    announce("verify", summary)
     return summary
 
 

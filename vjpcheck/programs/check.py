@@ -6,6 +6,7 @@ import dataclasses
 from typing import Sequence
 
 from .._engine.check import check_vjp
+from .._engine.recording import silenced
 from .._engine.verdict import Verdict
 from .generate import ProgramCase
 
@@ -23,15 +24,16 @@ def check_program(case: ProgramCase, oracles: Sequence[str] = PROGRAM_ORACLES, s
     if device != "cpu":
         oracles = list(oracles) + ["torch.cpu"]
     args = [dataclasses.replace(a, device=device).to("torch") for a in case.inputs]
-    verdict = check_vjp(
-        program.lower("torch"),
-        *args,
-        v=dataclasses.replace(case.cotangent, device=device).to("torch"),
-        twin=program.lower("jax"),
-        reference=program.lower("numpy"),
-        oracles=list(oracles),
-        seed=seed,
-    )
+    with silenced():  # the callers (runner, vjpcheck run) record programs themselves
+        verdict = check_vjp(
+            program.lower("torch"),
+            *args,
+            v=dataclasses.replace(case.cotangent, device=device).to("torch"),
+            twin=program.lower("jax"),
+            reference=program.lower("numpy"),
+            oracles=list(oracles),
+            seed=seed,
+        )
     verdict.function = program.name()
     verdict.case["program"] = program.to_dict()
     verdict.case["source"] = program.source()
