@@ -148,30 +148,20 @@ class RecordCarrier:
                 report.vjpcheck = dumps(records)  # serialised with the report by xdist
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        if report.failed and not self.worker:
-            self._record_failure(report)
+        own: list[Record] = []
         text = getattr(report, "vjpcheck", None)
-        if not text or report.when != "call":
-            return
-        key = (report.nodeid, getattr(report, "node", None) and report.node.gateway.id)
-        if key in self.seen:  # a report delivered twice must not count twice
-            return
-        self.seen.add(key)
-        self.records.extend(loads(text))
-
-    def _record_failure(self, report: pytest.TestReport) -> None:
-        """A test that failed: unless its own records already say why (a vjpcheck
-        mismatch or error), it is recorded as an error, so the report is never clean
-        while pytest is not. (Controller only: it sees every report.)"""
-        text = getattr(report, "vjpcheck", None) if report.when == "call" else None
-        if text and any(is_failing(r.status) for r in loads(text)):
-            return
-        text = report.longreprtext or "failed"
-        errors = [line.strip() for line in text.splitlines() if line.strip().startswith("E ")]
-        first = (errors[0] if errors else text.strip().splitlines()[-1])[:300]
-        self.records.append(
-            Record(report.nodeid, "-", "-", Status.ERROR, kind=f"test-{report.when}", reasons=[first], explanation=text[-4000:], worker="main")
-        )
+        if text and report.when == "call":
+            key = (report.nodeid, getattr(report, "node", None) and report.node.gateway.id)
+            if key in self.seen:  # a report delivered twice must not count twice
+                return
+            self.seen.add(key)
+            own = loads(text)
+            self.records.extend(own)
+        # a failed test whose own records do not say why (a vjpcheck mismatch or error) is
+        # recorded as an error, so the report is never clean while pytest is not
+        # (on the controller only: it sees every report)
+        if report.failed and not self.worker and not any(is_failing(r.status) for r in own):
+            self.records.append(_failure_record(report))
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         if self.worker:
@@ -312,6 +302,14 @@ class VJP:
     def record(self, record: Record) -> None:
         """Add a ready-made record (used by the built-in checks of ``vjpcheck run``)."""
         self.records.append(record)
+
+
+def _failure_record(report: pytest.TestReport) -> Record:
+    """An ``error`` record for a test that failed outside vjpcheck, with its message."""
+    text = report.longreprtext or "failed"
+    errors = [line.strip() for line in text.splitlines() if line.strip().startswith("E ")]
+    first = (errors[0] if errors else text.strip().splitlines()[-1])[:300]
+    return Record(report.nodeid, "-", "-", Status.ERROR, kind=f"test-{report.when}", reasons=[first], explanation=text[-4000:], worker="main")
 
 
 def _records_of(kind: str, obj: Any, test: str) -> list[Record]:

@@ -43,3 +43,13 @@ def test_check_one_input(vjp):
 def test_not_using_vjpcheck():
     assert True
 '''
+
+
+XDIST_VARIABLES = ("PYTEST_XDIST_WORKER", "PYTEST_XDIST_WORKER_COUNT", "PYTEST_XDIST_TESTRUNUID", "PYTEST_ADDOPTS")
+
+
+def fresh_session(monkeypatch) -> None:
+    """A pytest run of the sample project is a session of its own, even when this suite runs
+    under xdist: no inherited worker id (records would claim a worker that does not exist)."""
+    for name in XDIST_VARIABLES:
+        monkeypatch.delenv(name, raising=False)

@@ -188,10 +188,9 @@ def test_programs_device_flag_without_cuda_is_a_usage_error(capsys, tmp_path):
 def test_plugin_on_cuda_reports_the_device(pytester, monkeypatch):
     import json
 
-    from sample_project import CONFTEST, TESTS
+    from sample_project import CONFTEST, TESTS, fresh_session
 
-    for name in ("PYTEST_XDIST_WORKER", "PYTEST_XDIST_WORKER_COUNT", "PYTEST_XDIST_TESTRUNUID", "PYTEST_ADDOPTS"):
-        monkeypatch.delenv(name, raising=False)
+    fresh_session(monkeypatch)
 
     pytester.makeconftest(CONFTEST)
     pytester.makepyfile(test_rules=TESTS)

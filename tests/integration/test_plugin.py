@@ -8,7 +8,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 import torch  # noqa: F401  (in-process pytester runs must not import torch a second time)
-from sample_project import CONFTEST, TESTS
+from sample_project import CONFTEST, TESTS, fresh_session
 
 pytest_plugins = ["pytester"]
 
@@ -17,8 +17,7 @@ pytest_plugins = ["pytester"]
 def project(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytest.Pytester:
     """A user's project: a buggy RowSum rule in conftest.py, four tests using vjpcheck.
     Runs as a fresh session even when this suite runs under xdist (no inherited worker id)."""
-    for name in ("PYTEST_XDIST_WORKER", "PYTEST_XDIST_WORKER_COUNT", "PYTEST_XDIST_TESTRUNUID", "PYTEST_ADDOPTS"):
-        monkeypatch.delenv(name, raising=False)
+    fresh_session(monkeypatch)
     pytester.makeconftest(CONFTEST)
     pytester.makepyfile(test_rules=TESTS)
     return pytester

@@ -66,9 +66,3 @@ def unknown_ops(command: str, ops) -> int:
             print(f"vjpcheck {command}: --ops: unknown op(s) {unknown}", file=sys.stderr)
             return 2
     return 0
-
-
-def versions() -> dict:
-    from ..frameworks import framework_versions
-
-    return framework_versions()

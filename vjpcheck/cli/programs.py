@@ -10,7 +10,8 @@ import sys
 import time
 from collections import Counter
 
-from ._common import cuda_missing, names, nonnegative_int, positive_int, prepare, versions
+from ..frameworks import framework_versions
+from ._common import cuda_missing, names, nonnegative_int, positive_int, prepare
 
 
 def add_parser(sub) -> argparse.ArgumentParser:
@@ -62,7 +63,7 @@ def main(args: argparse.Namespace) -> int:
     if not args.quiet:
         print(file=sys.stderr)
     summary.seconds = time.perf_counter() - started
-    report = {"command": "programs", "options": vars(args), "versions": versions(), **summary.to_dict()}
+    report = {"command": "programs", "options": vars(args), "versions": framework_versions(), **summary.to_dict()}
     with open(args.report, "w") as fh:
         json.dump(report, fh, indent=1, default=str)
     _print_summary(summary, report, args.report)
