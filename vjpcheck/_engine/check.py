@@ -19,7 +19,7 @@ from .case import Case, ForwardError, build_case, describe_case, function_name
 from .options import DEFAULTS, CheckOptions
 from .probe import probe_statement
 from .recording import announce
-from .reproducer import build_reproducer
+from .reproducer import build_reproducer, write_reproducer
 from .results import ERROR_FINDINGS, VALUE_FINDINGS, Comparison, Finding, OracleResult, Status, is_failing
 from .tolerance import case_rtol, compare_projection, compare_vectors
 from .twin import compare_forward_values, reference_outputs, twin_case
@@ -29,11 +29,41 @@ SECOND_ORDER = "second order (VJP of the VJP map)"
 
 
 class VJPMismatch(AssertionError):
-    """Raised by :func:`assert_vjp`; ``.verdict`` holds the evidence."""
+    """Raised by :func:`assert_vjp` and :func:`verify`; ``.verdict`` holds the evidence
+    (and ``.summary``, from ``verify``, what ran before it).
 
-    def __init__(self, verdict: Verdict):
+    The message is brief (a few dozen lines: the story, the case, the worst entries, the
+    reproducer's path) and built when first shown, so that the failures Hypothesis makes
+    while shrinking cost nothing; ``str(exc.verdict)`` is the full explanation.
+    """
+
+    def __init__(self, verdict: Verdict, summary: Any = None):
+        super().__init__()
         self.verdict = verdict
-        super().__init__(verdict.explain())
+        self.summary = summary
+        self._message: str | None = None
+
+    def __str__(self) -> str:
+        if self._message is None:
+            self._message = failure_message(self.verdict, self.summary)
+        return self._message
+
+
+VJPMismatch.__module__ = "vjpcheck"  # pytest shows vjpcheck.VJPMismatch, as users import it
+
+
+def failure_message(verdict: Verdict, summary: Any = None) -> str:
+    """What a failing test prints: the brief explanation, the reproducer written to a file
+    (inline when it cannot be written), and how ``verify`` found the case."""
+    path = write_reproducer(verdict.function, verdict.reproducer) if verdict.reproducer else None
+    text = verdict.explain(brief=True, reproducer_path=path)
+    if summary is not None:
+        passed = summary.counts.get(Status.PASS, 0)
+        text += (
+            f"\n  found by vjpcheck.verify after {passed} passing example{'s' if passed != 1 else ''}"
+            f"; minimal case after {summary.shrink_examples} shrinking attempt{'s' if summary.shrink_examples != 1 else ''}"
+        )
+    return text
 
 
 def check_vjp(

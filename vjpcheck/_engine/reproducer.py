@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import importlib
 import inspect
+import keyword
+import math
+import os
+import re
 import sys
 import textwrap
 from typing import Any
@@ -14,47 +19,138 @@ import numpy as np
 from .case import Case
 
 
-def function_reference(fn: Any, alias: str | None = None) -> tuple[list[str], str]:
-    """(lines that define or import the function, the expression that names it).
+def function_reference(fn: Any, alias: str | None = None) -> tuple[list[str], str | None]:
+    """(lines that import or define the function, the expression that names it; ``None``
+    when it cannot be recovered: the lines then say what to supply).
 
-    With ``alias``, imports bind that name (``from m import f as alias``), so two
+    Names taken from the object (``__module__``, ``__qualname__``, module attributes) are
+    written as code only when they are plain dotted identifiers; everything else goes
+    into a comment, sanitised to one line. With ``alias``, imports bind that name, so two
     functions of the same name (``torch.sin``, ``jnp.sin``) can share one script. A
-    function that carries ``__vjpcheck_recipe__`` (generated programs) gives its own.
+    function that carries ``__vjpcheck_recipe__`` (vjpcheck's own generated programs)
+    gives its own lines.
     """
     recipe = getattr(fn, "__vjpcheck_recipe__", None)  # (lines, expression) that rebuild fn
     if recipe is not None:
         return list(recipe[0]), recipe[1]
     owner = getattr(fn, "__self__", None)
-    target, suffix = (owner, "." + getattr(fn, "__name__", "apply")) if isinstance(owner, type) else (fn, "")
-    module = getattr(target, "__module__", None)
-    qual = getattr(target, "__qualname__", None) or getattr(target, "__name__", None)
-    if module and module != "__main__":  # a module-level name bound to this very object
+    method = getattr(fn, "__name__", "apply")
+    if isinstance(owner, type):  # autograd.Function.apply and other class methods
+        if not _is_identifier(method):
+            return _unrecoverable(fn, "its method name is not an identifier")
+        target, suffix = owner, "." + method
+    else:
+        target, suffix = fn, ""
+    module = _attribute(target, "__module__")
+    qual = _attribute(target, "__qualname__") or _attribute(target, "__name__")
+    importable = _is_dotted(module) and module != "__main__"
+    if importable:
+        lines = _import_path_lines(module)
         mod = sys.modules.get(module)
-        for name, value in (vars(mod).items() if mod is not None else ()):
-            if value is target and not name.startswith("__"):
-                bound = alias or name
-                return [f"from {module} import {name}" + (f" as {alias}" if alias else "")], bound + suffix
-    if module and qual and module != "__main__" and "<locals>" not in qual and "<lambda>" not in qual:
-        try:
-            obj = importlib.import_module(module)
-            for part in qual.split("."):
-                obj = getattr(obj, part)
-            top = qual.split(".")[0]
-            bound = alias or top
-            return [f"from {module} import {top}" + (f" as {alias}" if alias else "")], bound + qual[len(top) :] + suffix
-        except Exception:
-            pass
+        for name, value in list(vars(mod).items()) if mod is not None else ():
+            if value is target and _is_identifier(name) and not name.startswith("__"):
+                return lines + [f"from {module} import {name}" + (f" as {alias}" if alias else "")], (alias or name) + suffix
+        if _is_dotted(qual):
+            try:
+                obj = importlib.import_module(module)
+                for part in qual.split("."):
+                    obj = getattr(obj, part)
+            except Exception:
+                obj = None
+            if obj is target:
+                top = qual.split(".")[0]
+                return lines + [f"from {module} import {top}" + (f" as {alias}" if alias else "")], (alias or top) + qual[len(top) :] + suffix
+    return _recovered_source(fn, target, suffix)
+
+
+def _recovered_source(fn: Any, target: Any, suffix: str) -> tuple[list[str], str | None]:
+    """A function defined in a test (``<locals>``): its source, which defines it; a lambda
+    or anything without readable source: the source as a comment and a placeholder."""
+    name = _attribute(target, "__name__")
     try:
         source = textwrap.dedent(inspect.getsource(getattr(target, "__wrapped__", target)))
     except (OSError, TypeError):
-        return [f"# could not recover the source of {qual or target!r}: define it here as `fn`", "fn = None"], "fn"
-    name = getattr(target, "__name__", "fn")
+        return _unrecoverable(fn, "its source is not available (defined under python -c, in a notebook cell or generated)")
+    defines = re.match(r"(@.*\n\s*)*(async\s+)?(def|class)\s+" + re.escape(name or "\0") + r"\b", source.lstrip())
+    if name == "<lambda>" or not _is_identifier(name) or not defines:
+        lines, expr = _unrecoverable(fn, "it is a lambda or its source does not define it by name")
+        return ["# its source, for reference:"] + [comment(line) for line in source.rstrip().splitlines()[:20]] + lines, expr
     lines = ["# recovered source (closures and globals it uses must be defined too):"] + source.rstrip().splitlines()
-    if name == "<lambda>":
-        return lines + ["# assign the lambda above to `fn`", "fn = None"], "fn"
-    if getattr(target, "__wrapped__", None) is not None and not isinstance(owner, type):
+    if getattr(target, "__wrapped__", None) is not None and not suffix:
         lines.append(f"# {name} was wrapped (e.g. jax.custom_vjp): re-apply its decorators/defvjp above")
     return lines, name + suffix
+
+
+def _unrecoverable(fn: Any, why: str) -> tuple[list[str], None]:
+    from .case import function_name
+
+    return [comment(f"the function {function_name(fn)} cannot be imported: {why}."), "# Define it here as `fn` (the check below uses that name)."], None
+
+
+def _attribute(obj: Any, name: str) -> str | None:
+    value = getattr(obj, name, None)
+    return value if isinstance(value, str) else None
+
+
+def _is_identifier(text: str | None) -> bool:
+    return isinstance(text, str) and text.isidentifier() and not keyword.iskeyword(text)
+
+
+def _is_dotted(text: str | None) -> bool:
+    return isinstance(text, str) and all(_is_identifier(part) for part in text.split("."))
+
+
+def comment(text: str) -> str:
+    """``text`` as one comment line: nothing in it can end the comment and become code."""
+    return "# " + "".join(ch if ch.isprintable() else "?" for ch in str(text))[:400]
+
+
+def _import_path_lines(module: str) -> list[str]:
+    """A ``sys.path`` line for a module imported from the project (not from site-packages),
+    so that the script also runs from the reproducer folder."""
+    mod = sys.modules.get(module)
+    path = getattr(mod, "__file__", None)
+    if not isinstance(path, str) or "site-packages" in path or "dist-packages" in path:
+        return []
+    root = os.path.dirname(os.path.abspath(path))
+    levels = module.count(".") + (1 if os.path.basename(path) == "__init__.py" else 0)
+    for _ in range(levels):
+        root = os.path.dirname(root)
+    if root == os.path.dirname(os.__file__):  # the standard library
+        return []
+    return ["import sys", f"sys.path.insert(0, {root!r})  # where {module.split('.')[0]} was imported from"]
+
+
+def safe_literal(value: Any) -> str | None:
+    """``value`` as a Python expression that rebuilds it without running anything of the
+    value's own (its ``repr`` never reaches code position); ``None`` when it has none."""
+    kind = type(value)
+    if value is None or value is Ellipsis or kind in (bool, int, str, bytes):
+        return repr(value)
+    if kind is float:
+        return repr(value) if math.isfinite(value) else f"float({repr(value)!r})"
+    if kind is complex:
+        return f"complex({safe_literal(value.real)}, {safe_literal(value.imag)})"
+    if kind in (list, tuple):
+        parts = [safe_literal(v) for v in value]
+        if any(p is None for p in parts):
+            return None
+        inner = ", ".join(parts) + ("," if kind is tuple and len(parts) == 1 else "")
+        return f"[{inner}]" if kind is list else f"({inner})"
+    if kind is dict:
+        items = [(safe_literal(k), safe_literal(v)) for k, v in value.items()]
+        if any(k is None or v is None for k, v in items):
+            return None
+        return "{" + ", ".join(f"{k}: {v}" for k, v in items) + "}"
+    if kind is slice:
+        parts = [safe_literal(p) for p in (value.start, value.stop, value.step)]
+        return None if any(p is None for p in parts) else f"slice({', '.join(parts)})"
+    if isinstance(value, np.generic) and _is_identifier(value.dtype.name):
+        inner = safe_literal(value.item())
+        return None if inner is None else f"np.{value.dtype.name}({inner})"
+    if kind.__module__ == "torch" and kind.__name__ == "dtype" and _is_identifier(str(value).removeprefix("torch.")):
+        return f"torch.{str(value).removeprefix('torch.')}"
+    return None
 
 
 #: arrays above this many entries are written as exact base64 bytes, not a list literal
@@ -79,15 +175,27 @@ def build_reproducer(case: Case, options: dict, callables: dict | None = None) -
     """Script text: imports, the function, the exact arguments and cotangent, the check.
 
     ``options`` are written as literals; ``callables`` (option name → function, e.g.
-    ``twin``) are imported or recovered like the function itself, under an alias.
+    ``twin``) are imported or recovered like the function itself, under an alias. What
+    cannot be written safely (a function without importable name or source, an argument
+    or option with no literal form) gets a placeholder and a comment, and the script stops
+    with a message naming what to supply just before the check.
     """
     fn_lines, fn_expr = function_reference(case.fn)
-    lines = [f"# vjpcheck reproducer for {case.name}", "import base64", "import numpy as np", "import vjpcheck"]
+    lines = [comment(f"vjpcheck reproducer for {case.name}"), "import base64", "import numpy as np", "import vjpcheck"]
     lines += case.backend.reproducer_imports(case.arg_infos)
     lines += fn_lines
+    missing = []
+    if fn_expr is None:
+        lines.append("fn = NotImplemented  # supply the function")
+        fn_expr, missing = "fn", ["fn"]
     arg_exprs = []
     for i, (a, info) in enumerate(zip(case.args, case.arg_infos)):
-        lines.append(f"arg{i} = " + (array_literal(case, a, info) if info is not None else repr(a)))
+        text = array_literal(case, a, info) if info is not None else safe_literal(a)
+        if text is None:
+            lines.append(comment(f"arg{i}: a {type(a).__module__}.{type(a).__qualname__} that has no literal form: supply it here"))
+            text = "NotImplemented"
+            missing.append(f"arg{i}")
+        lines.append(f"arg{i} = {text}")
         arg_exprs.append(f"arg{i}")
     cots = []
     for k, (c, info) in enumerate(zip(case.cotangents, case.cotangent_infos)):
@@ -97,13 +205,51 @@ def build_reproducer(case: Case, options: dict, callables: dict | None = None) -
         lines.append(f"v{k} = " + array_literal(case, c, info))
         cots.append(f"v{k}")
     v_expr = cots[0] if case.single_output else "(" + ", ".join(cots) + ("," if len(cots) == 1 else "") + ")"
-    opts = "".join(f", {k}={v!r}" for k, v in options.items())
+    opts = ""
+    for k, value in options.items():
+        text = safe_literal(value)
+        if text is None or not _is_identifier(k):
+            lines.append(comment(f"option {k} was set to a value with no literal form: add it to the call below"))
+            continue
+        opts += f", {k}={text}"
     for name, value in (callables or {}).items():
         extra_lines, expr = function_reference(value, alias=f"{name}_fn")
         lines += [line for line in extra_lines if line not in lines]  # e.g. one shared program
+        if expr is None:
+            lines.append(f"{name}_fn = NotImplemented  # supply the {name} function")
+            expr = f"{name}_fn"
+            missing.append(expr)
         opts += f", {name}={expr}"
+    if missing:
+        names = ", ".join(missing)
+        lines.append(f"if any(x is NotImplemented for x in ({names},)):")
+        lines.append(f'    raise SystemExit("vjpcheck reproducer: supply {names} above (see the comments), then run it again")')
     lines.append(
-        f"verdict = vjpcheck.check_vjp({fn_expr}, {', '.join(arg_exprs)}, v={v_expr}, wrt={case.wrt!r}, seed={case.seed}{opts})"
+        f"verdict = vjpcheck.check_vjp({fn_expr}, {', '.join(arg_exprs)}, v={v_expr}, wrt={safe_literal(tuple(case.wrt))}, seed={int(case.seed)}{opts})"
     )
     lines.append("print(verdict)")
     return "\n".join(lines)
+
+
+#: where failing checks write their reproducers (environment variable to change it)
+REPRODUCER_DIR_VARIABLE = "VJPCHECK_REPRODUCER_DIR"
+DEFAULT_REPRODUCER_DIR = os.path.join("reports", "reproducers")
+
+
+def write_reproducer(function: str, script: str) -> str | None:
+    """Write ``script`` to ``reports/reproducers/<function>-<hash>.py`` (or the folder in
+    ``$VJPCHECK_REPRODUCER_DIR``), atomically; the path, or ``None`` when it cannot be
+    written (the caller then shows the script inline)."""
+    folder = os.environ.get(REPRODUCER_DIR_VARIABLE) or DEFAULT_REPRODUCER_DIR
+    digest = hashlib.sha256(script.encode()).hexdigest()[:10]
+    stem = re.sub(r"[^A-Za-z0-9_.-]+", "_", function)[-80:].strip("._") or "function"
+    path = os.path.join(folder, f"{stem}-{digest}.py")
+    try:
+        os.makedirs(folder, exist_ok=True)
+        if not os.path.exists(path):
+            from ..report.write import write_atomically
+
+            write_atomically(path, script + "\n")
+    except OSError:
+        return None
+    return path

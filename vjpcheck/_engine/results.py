@@ -21,6 +21,7 @@ class Status(StrEnum):
     KNOWN = "known"  # a discrepancy explained by known_differences.toml
     MISMATCH = "mismatch"  # wrong values
     ERROR = "error"  # a broken contract or a crash
+    CRASHED = "crashed"  # the test's process died (a pytest-xdist worker lost mid-test)
 
     @property
     def failing(self) -> bool:
@@ -28,7 +29,7 @@ class Status(StrEnum):
 
 
 #: statuses that fail a test, a report and a run
-FAILING = (Status.MISMATCH, Status.ERROR)
+FAILING = (Status.MISMATCH, Status.ERROR, Status.CRASHED)
 
 
 def is_failing(status: str) -> bool:

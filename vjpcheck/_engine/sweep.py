@@ -47,7 +47,12 @@ settings.register_profile(
 
 @dataclass
 class Summary:
-    """What :func:`verify` saw: examples run, verdict counts, skips by reason."""
+    """What :func:`verify` saw: examples run, verdict counts, skips by reason.
+
+    ``examples`` and the counts cover generation up to and including the first failing
+    example; the attempts Hypothesis makes while shrinking it are counted apart
+    (``shrink_examples``), so that a 30-example test never reads as 258 passes.
+    """
 
     function: str
     framework: str
@@ -58,10 +63,13 @@ class Summary:
     # (device, dtype, verdict) → examples, for reports
     breakdown: Counter = field(default_factory=Counter)
     seconds: float = 0.0
+    shrink_examples: int = 0  # examples tried while shrinking the first failure
 
     def __str__(self) -> str:
         parts = ", ".join(f"{k}: {self.counts.get(k, 0)}" for k in (Status.PASS, Status.SKIPPED, Status.MISMATCH, Status.ERROR))
         text = f"vjpcheck.verify {self.function} ({self.framework}): {self.examples} examples in {self.seconds:.1f}s — {parts}"
+        if self.shrink_examples:
+            text += f" (+{self.shrink_examples} while shrinking)"
         for reason, n in self.skip_reasons.most_common(5):
             text += f"\n  skipped {n}× — {reason}"
         return text
@@ -76,6 +84,7 @@ class Summary:
             "oracles_run": dict(self.oracles_run),
             "breakdown": [[d, t, s, n] for (d, t, s), n in sorted(self.breakdown.items())],
             "seconds": self.seconds,
+            "shrink_examples": self.shrink_examples,
         }
 
 
@@ -138,11 +147,13 @@ def verify(
     start = time.perf_counter()
     try:
         runner()
-    except VJPMismatch as failure:
-        failure.summary = summary  # what ran before (and while shrinking to) the minimal case
+    except VJPMismatch as found:
         summary.seconds = time.perf_counter() - start
+        # a fresh exception: the minimal case says everything Hypothesis' notes (the drawn
+        # arrays again, "Explanation" lines pointing into vjpcheck) would repeat
+        failure = VJPMismatch(found.verdict, summary=summary)
         announce("verify-failure", failure)  # .summary: the examples before it; .verdict: the minimal case
-        raise
+        raise failure from None
     summary.seconds = time.perf_counter() - start
     announce("verify", summary)
     return summary
@@ -224,6 +235,9 @@ def _property(fn, strategies, opts: CheckOptions, summary: Summary, devices, kin
 
 def _count(summary: Summary, verdict) -> None:
     status = verdict.overall_status
+    if summary.counts[Status.MISMATCH] or summary.counts[Status.ERROR]:
+        summary.shrink_examples += 1  # Hypothesis stops generating at the first failure
+        return
     summary.examples += 1
     summary.counts[status] += 1
     summary.breakdown[case_key(verdict.case) + (status,)] += 1

@@ -3,18 +3,25 @@
 from __future__ import annotations
 
 import re
+import textwrap
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
 from .results import ERROR_FINDINGS, VALUE_FINDINGS, Comparison, Finding, OracleResult, is_failing
+from .story import distinct_digits, number, tell
 
-_PRECEDENCE = {"error": 3, "mismatch": 2, "skipped": 1, "pass": 0}
+_PRECEDENCE = {"crashed": 4, "error": 3, "mismatch": 2, "skipped": 1, "pass": 0}
 
 
 def reason_key(reason: str) -> str:
     """A skip reason without its specifics, for counting: "N of N input entries at …"."""
     return re.sub(r"\d+", "N", reason.split(":")[0].split(",")[0])
+
+
+def _short(text: str, width: int) -> str:
+    """``text`` on one line, cut at a word boundary with " …" when longer than ``width``."""
+    return textwrap.shorten(" ".join(str(text).split()), width=width, placeholder=" …") or str(text)[:width]
 
 
 def case_key(case: dict) -> tuple[str, str]:
@@ -116,50 +123,77 @@ class Verdict:
             text += f" — {self.reasons[0]}"
         return text
 
-    def explain(self) -> str:
+    def explain(self, brief: bool = False, reproducer_path: str | None = None) -> str:
+        """The verdict for a person: the story of the discrepancy (who disagrees with whom,
+        in the user's terms), the case, the worst entries once with every oracle group's
+        value, what did not run, notes and the reproducer. ``brief`` keeps it to a few
+        dozen lines (a test failure); ``reproducer_path`` replaces the inline script."""
         lines = [f"vjpcheck {self.label}: {self.status.upper()} for {self.function} ({self.framework})"]
+        values = [f for f in self.findings if f.kind in VALUE_FINDINGS]
+        story = tell(self) if values else None
+        if story is not None:
+            lines.append(f"  {story.headline}")
         args = self.case.get("args", [])
-        for a in args:
+        for a in args[:6] if brief else args:
             mark = " (differentiated)" if a.get("differentiated") else ""
-            lines.append(f"  arg{a['index']}: {a['description']}{mark}")
+            lines.append(f"  arg{a['index']}: {_short(a['description'], 160)}{mark}")
+        if brief and len(args) > 6:
+            lines.append(f"  … and {len(args) - 6} more arguments")
         for k, c in enumerate(self.case.get("cotangents", [])):
             if c:
-                lines.append(f"  v[{k}]: {c['description']}")
+                lines.append(f"  v[{k}]: {_short(c['description'], 160)}")
         errors = [f for f in self.findings if f.kind in ERROR_FINDINGS]
-        values = [f for f in self.findings if f.kind in VALUE_FINDINGS]
         if errors:
             lines.append("  findings:")
-            lines += [f"    [{f.kind}] {f.message}" for f in errors]
+            shown = errors[:5] if brief else errors
+            lines += [f"    [{f.kind}] {_short(f.message, 300) if brief else f.message}" for f in shown]
+            if len(errors) > len(shown):
+                lines.append(f"    … and {len(errors) - len(shown)} more findings")
         if values:
-            suspects = self.suspects()
-            if suspects:
-                lines.append(f"  disagreeing: {', '.join(suspects)}")
-            failed = [c for c in self.comparisons if not c.passed and c.message]
-            lines.append("  mismatches:")
-            lines += [f"    [{f.kind}] {f.message}" for f in values if f.kind != "mismatch"]
-            lines += [f"    [mismatch] {f.message}" for f in values if f.kind == "mismatch" and f.oracle and f.oracle.startswith("twin")]
-            for c in failed[:6]:
-                lines.append(f"    [mismatch] {c.message}")
-                for w in c.worst[1:4]:
-                    lines.append(
-                        f"      arg{w.arg}{list(w.index)}: got {w.got!r}, expected {w.expected!r} "
-                        f"(abs {w.abs_error:.3g}, rel {w.rel_error:.3g}, tol {w.tolerance:.3g})"
-                    )
-            if len(failed) > 6:
-                lines.append(f"    … and {len(failed) - 6} more failing comparisons")
+            lines += self._value_lines(story, values, brief)
         if self.reasons:
-            lines.append("  skipped: " + "; ".join(self.reasons[:4]))
+            lines.append("  skipped: " + "; ".join(_short(r, 200) for r in self.reasons[:4]))
         unavailable = [o for o in self.oracles if o.status == "unavailable"]
         if unavailable:
-            lines.append("  not run: " + "; ".join(f"{o.name} ({o.message[:120]})" for o in unavailable))
-        lines += [f"  note: {n}" for n in self.notes]
+            lines.append("  not run: " + "; ".join(f"{o.name} ({_short(o.message, 120)})" for o in unavailable))
+        notes = self.notes[:4] if brief else self.notes
+        lines += [f"  note: {_short(n, 240) if brief else n}" for n in notes]
         for child in self.children:
+            if brief and not is_failing(child.status):
+                continue
             lines.append("")
-            lines.append(child.explain())
+            lines.append(child.explain(brief=brief))
         if self.reproducer and is_failing(self.overall_status) and self.label == "first order":
-            lines.append("  reproducer:")
-            lines += ["    " + line for line in self.reproducer.splitlines()]
+            if reproducer_path:
+                lines.append(f"  reproducer: python {reproducer_path}")
+            else:
+                lines.append("  reproducer:")
+                lines += ["    " + line for line in self.reproducer.splitlines()]
         return "\n".join(lines)
+
+    def _value_lines(self, story, values: list[Finding], brief: bool) -> list[str]:
+        lines = []
+        if story is not None and story.entries:
+            lines.append("  worst entries of vᵀJ:")
+            for e, party_values in story.entries:
+                digits = distinct_digits([v for _, v in party_values])
+                said = "; ".join(f"{p.role} {number(v, digits)}" for p, v in party_values)
+                lines.append(f"    arg{e.arg}{list(e.index)}: {said} (|error| {e.abs_error:.3g} > tolerance {e.tolerance:.3g})")
+        lines += [f"  [{f.kind}] {_short(f.message, 300)}" for f in values if f.kind != "mismatch"]
+        lines += [f"  [mismatch] {_short(f.message, 300)}" for f in values if f.kind == "mismatch" and f.oracle and f.oracle.startswith("twin")]
+        if story is not None:
+            groups = [f"{p.role} = {', '.join(p.names)}" for p in story.parties if p.names != [p.role]]
+            if groups:
+                lines.append("  oracles (each group agrees within itself): " + "; ".join(groups))
+        failed = [c for c in self.comparisons if not c.passed and c.message]
+        if not brief and failed:
+            lines.append("  failing comparisons:")
+            lines += [f"    {c.message}" for c in failed[:6]]
+            if len(failed) > 6:
+                lines.append(f"    … and {len(failed) - 6} more")
+        elif not story or not story.entries:  # projections only (probe mode): their messages are the evidence
+            lines += [f"  [mismatch] {_short(c.message, 300)}" for c in failed[:3]]
+        return lines
 
     __str__ = explain
 

@@ -6,6 +6,8 @@ finite differences and catches rules that are wrong in one mode only.
 
 from __future__ import annotations
 
+import warnings
+
 import torch.autograd.forward_ad as fwAD
 
 from .._engine.results import OracleResult
@@ -29,6 +31,13 @@ class TorchForward(Oracle):
         return None
 
     def compute(self, case, ctx: OracleContext, result: OracleResult) -> None:
+        with warnings.catch_warnings():
+            # PyTorch's first forward-mode call scripts its jvp decompositions with the
+            # deprecated torch.jit.script: its warning is PyTorch's, not the user's
+            warnings.filterwarnings("ignore", message=".*torch.jit.script.* is deprecated", category=DeprecationWarning)
+            self._projections(case, ctx, result)
+
+    def _projections(self, case, ctx: OracleContext, result: OracleResult) -> None:
         for p in range(ctx.projections):
             fresh = FreshInputs(case)
             tangents, used = draw_tangents(case, ctx, p)

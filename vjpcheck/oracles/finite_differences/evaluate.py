@@ -12,6 +12,9 @@ trusted.
 
 from __future__ import annotations
 
+import re
+import textwrap
+
 import warnings
 from typing import Callable, Sequence
 
@@ -84,7 +87,7 @@ class Evaluator:
                 return torch.cat(rows)
             except Exception as exc:  # cannot be batched: fall back to a loop, say why
                 self._batch, self.batched = None, False
-                self.fallback = f"batched evaluation failed ({type(exc).__name__}: {str(exc).strip()[:160]}); evaluated point by point"
+                self.fallback = _fallback_note(exc)
         return np.stack([self([s[i] for s in stacked]) for i in range(count)])
 
     def _call_batch(self, stacked: list[np.ndarray], count: int) -> np.ndarray:
@@ -198,3 +201,15 @@ def _numpy_single(case: Case, reference: Callable):
     return evaluate
 
 
+
+
+def _fallback_note(exc: Exception) -> str:
+    """Why finite differences went point by point, with the fix when there is one."""
+    text = " ".join(str(exc).split())
+    match = re.search(r"vmap over (\w+), but it does not have vmap support", text)
+    if match:
+        return (
+            f"evaluated point by point (slower): {match.group(1)} has no vmap rule; give it "
+            "setup_context and generate_vmap_rule = True for the batched fast path"
+        )
+    return f"batched evaluation failed ({type(exc).__name__}: {textwrap.shorten(text, 160, placeholder=' …')}); evaluated point by point"
