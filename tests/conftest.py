@@ -7,9 +7,14 @@ in ``corpus/`` (on ``pythonpath``), never in a conftest.
 
 from __future__ import annotations
 
+import os
 import pathlib
+import tempfile
 
 import pytest
+
+# reproducers of the failures this suite provokes go to a scratch folder, not reports/
+os.environ.setdefault("VJPCHECK_REPRODUCER_DIR", tempfile.mkdtemp(prefix="vjpcheck-test-reproducers-"))
 
 HERE = pathlib.Path(__file__).parent
 FOLDER_MARKERS = {"integration": "slow", "gpu": "cuda"}

@@ -11,8 +11,14 @@ controller writes the report (HTML, JSON and JUnit XML), once, at the end of the
 from __future__ import annotations
 
 import argparse
+import datetime
 import json
 import os
+import platform
+import shlex
+import signal
+import threading
+import time
 from typing import Any, Callable
 
 import pytest
@@ -21,7 +27,9 @@ from ._engine.case import function_name
 from ._engine.recording import listening, silenced
 from ._engine.results import Status, is_failing
 from ._engine.validate import argparse_type, check_int, check_positive_int
-from .report.record import Record, dumps, loads, record_from_summary, record_from_verdict
+from .report.journal import Journal, read_journal
+from .report.record import Record, plain_text, dumps, loads, record_from_summary, record_from_verdict
+from .report.write import sibling_paths, write_reports
 
 #: (name, flag, metavar, help, converter): each also an ini key ``vjpcheck_<name>``; the
 #: converter validates the flag (argparse ``type=``) and the ini value alike
@@ -129,6 +137,12 @@ class RecordCarrier:
         self.worker = worker
         self.records: list[Record] = []
         self.seen: set = set()
+        self.crashed: set[str] = set()  # test ids whose pytest-xdist worker died running them
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_handlecrashitem(self, crashitem: str, report, sched) -> None:
+        """pytest-xdist (controller): a worker died while running ``crashitem``."""
+        self.crashed.add(crashitem)
 
     @pytest.hookimpl(hookwrapper=True)
     def pytest_runtest_call(self, item: pytest.Item):
@@ -161,7 +175,8 @@ class RecordCarrier:
         # recorded as an error, so the report is never clean while pytest is not
         # (on the controller only: it sees every report)
         if report.failed and not self.worker and not any(is_failing(r.status) for r in own):
-            self.records.append(_failure_record(report))
+            crashed = report.nodeid in self.crashed or report.when not in ("setup", "call", "teardown")
+            self.records.append(_failure_record(report, crashed))
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         if self.worker:
@@ -179,8 +194,13 @@ class RecordCarrier:
 
 
 class ReportWriter:
-    """On the controller, with ``--vjpcheck-report``: checks the workers' totals against
-    what arrived and writes the HTML, JSON and JUnit reports once, at the end."""
+    """On the controller, with ``--vjpcheck-report``: appends records to the journal as
+    tests finish, keeps an *interrupted* report on disk while the run goes on (so a run
+    killed by a CI timeout leaves one), and at the end writes the HTML, JSON and JUnit
+    reports from the journal, checked against the workers' totals. SIGTERM is turned into
+    an interruption (like Ctrl-C) for the session, so that the final report says so."""
+
+    REFRESH_SECONDS = 10.0  # the on-disk report of a running session is at most this old
 
     def __init__(self, carrier: RecordCarrier):
         self.carrier = carrier
@@ -188,6 +208,12 @@ class ReportWriter:
         self.paths: dict = {}
         self.model = None
         self.error = ""
+        self.meta: dict = {}
+        self.journal: Journal | None = None
+        self.journaled = 0
+        self.last_refresh = 0.0
+        self.started = time.monotonic()
+        self._previous_sigterm = None
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_testnodedown(self, node, error) -> None:
@@ -196,13 +222,41 @@ class ReportWriter:
         if "vjpcheck" in output:
             self.worker_totals[node.gateway.id] = json.loads(output["vjpcheck"])["cases"]
 
-    def pytest_sessionfinish(self, session: pytest.Session) -> None:
-        from .report import write_reports
-
+    def pytest_sessionstart(self, session: pytest.Session) -> None:
         settings = self.carrier.settings
-        meta = {"pytest exit status": int(session.exitstatus)}
+        self.meta = environment(session.config, settings)
         try:
-            self.model, self.paths = write_reports(self.carrier.records, settings.report, title=settings.title, worker_totals=self.worker_totals, meta=meta)
+            self.journal = Journal(sibling_paths(settings.report)["journal"], settings.title, self.meta)
+            self._refresh()  # from now on, a killed run leaves an interrupted report
+        except OSError as exc:
+            self.error = f"could not start the report {settings.report}: {type(exc).__name__}: {exc}"
+        self._catch_sigterm()
+
+    @pytest.hookimpl(trylast=True)  # after the carrier has added the test's records
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        self._append()
+        if time.monotonic() - self.last_refresh > self.REFRESH_SECONDS:
+            self._refresh()
+
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        self._release_sigterm()
+        settings = self.carrier.settings
+        interrupted = session.exitstatus == pytest.ExitCode.INTERRUPTED
+        meta = {**self.meta, "pytest exit status": int(session.exitstatus), "duration": f"{time.monotonic() - self.started:.1f} s"}
+        incomplete = "the run was interrupted (Ctrl-C or SIGTERM) before it finished" if interrupted else None
+        try:
+            records, problems = self.carrier.records, []
+            if self.journal is not None:  # the report is built from the journal
+                self._append()
+                self.journal.end(exitstatus=int(session.exitstatus), interrupted=interrupted)
+                contents = read_journal(self.journal.path)
+                records, problems = contents.records, contents.problems
+            self.model, self.paths = write_reports(
+                records, settings.report, title=settings.title, worker_totals=self.worker_totals,
+                meta=meta, incomplete=incomplete, problems=problems,
+            )
+            if self.journal is not None:
+                self.paths["journal"] = self.journal.path
         except Exception as exc:  # the session's results stand; the failure to write them is loud
             self.error = f"could not write the report {settings.report}: {type(exc).__name__}: {exc}"
             session.exitstatus = pytest.ExitCode.INTERNAL_ERROR
@@ -214,10 +268,65 @@ class ReportWriter:
         if self.model is not None:
             for p in self.model.problems:
                 terminalreporter.write_line(f"problem: {p}", red=True)
+            if not self.model.clean:
+                terminalreporter.write_line(f"report outcome: {self.model.outcome}" + (f" ({self.model.incomplete})" if self.model.incomplete else ""), red=True)
         if self.error:
             terminalreporter.write_line(f"vjpcheck: {self.error}", red=True)
         for kind, path in self.paths.items():
-            terminalreporter.write_line(f"{kind} report: {os.path.abspath(path)}")
+            terminalreporter.write_line(f"{kind} {'(the records, as they arrived)' if kind == 'journal' else 'report'}: {os.path.abspath(path)}")
+
+    def _append(self) -> None:
+        new = self.carrier.records[self.journaled :]
+        if new and self.journal is not None:
+            self.journal.append(new)
+        self.journaled += len(new)
+
+    def _refresh(self) -> None:
+        """Rewrite the report as it stands, marked interrupted until the session ends."""
+        self.last_refresh = time.monotonic()
+        journal = self.journal.path if self.journal is not None else "the journal"
+        try:
+            write_reports(
+                self.carrier.records, self.carrier.settings.report, title=self.carrier.settings.title, meta=self.meta,
+                incomplete=f"the run had not finished when this report was written: it is still running, or it was killed (rebuild the report from everything recorded with: vjpcheck report {journal})",
+            )
+        except Exception as exc:  # noqa: BLE001 - the final write reports the problem loudly
+            self.error = f"could not write the report {self.carrier.settings.report} during the run: {type(exc).__name__}: {exc}"
+
+    def _catch_sigterm(self) -> None:
+        if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
+            self._previous_sigterm = signal.signal(signal.SIGTERM, _interrupt)
+
+    def _release_sigterm(self) -> None:
+        if self._previous_sigterm is not None:
+            signal.signal(signal.SIGTERM, self._previous_sigterm)
+            self._previous_sigterm = None
+
+
+def _interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt(f"vjpcheck: terminated by signal {signum}; writing the report")
+
+
+def environment(config: pytest.Config, settings: Settings) -> dict:
+    """What a report needs to be rerun the same way: versions, platform, seed, devices,
+    the command line, the start time."""
+    import importlib.metadata
+
+    from .frameworks import framework_versions
+
+    meta = {"python": platform.python_version(), "platform": platform.platform()}
+    for name in ("vjpcheck", "hypothesis", "pytest"):
+        try:
+            meta[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            pass
+    meta.update(framework_versions())
+    meta["seed"] = settings.seed if settings.seed is not None else "random (set --vjpcheck-seed to fix it)"
+    meta["devices"] = ",".join(settings.devices) if settings.devices else "cpu (+cuda when available)"
+    meta["frameworks"] = ",".join(settings.frameworks) if settings.frameworks else "torch,jax"
+    meta["command"] = shlex.join(["pytest", *map(str, config.invocation_params.args)])
+    meta["started"] = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+    return meta
 
 
 class VJP:
@@ -304,12 +413,15 @@ class VJP:
         self.records.append(record)
 
 
-def _failure_record(report: pytest.TestReport) -> Record:
-    """An ``error`` record for a test that failed outside vjpcheck, with its message."""
-    text = report.longreprtext or "failed"
+def _failure_record(report: pytest.TestReport, crashed: bool = False) -> Record:
+    """A record for a test that failed outside vjpcheck (``error``, with its message) or
+    whose worker died running it (``crashed``)."""
+    text = plain_text(report.longreprtext or "failed")
     errors = [line.strip() for line in text.splitlines() if line.strip().startswith("E ")]
     first = (errors[0] if errors else text.strip().splitlines()[-1])[:300]
-    return Record(report.nodeid, "-", "-", Status.ERROR, kind=f"test-{report.when}", reasons=[first], explanation=text[-4000:], worker="main")
+    if crashed:
+        return Record(report.nodeid, "-", "-", Status.CRASHED, kind="crash", reasons=[first], explanation=text[-4000:], worker="main", seconds=report.duration)
+    return Record(report.nodeid, "-", "-", Status.ERROR, kind=f"test-{report.when}", reasons=[first], explanation=text[-4000:], worker="main", seconds=report.duration)
 
 
 def _records_of(kind: str, obj: Any, test: str) -> list[Record]:

@@ -85,3 +85,98 @@ def test_reproducer_names_callables_it_cannot_write_out():
 
     verdict = vjpcheck.check_vjp(torch.sin, torch.ones(2, dtype=torch.float64), twin=jnp.sin)
     assert "twin=" in verdict.reproducer and "jax.numpy" in verdict.reproducer
+
+
+# ---- nothing untrusted reaches code position -------------------------------------------
+
+
+def _hostile(marker):
+    return f"x\nimport pathlib; pathlib.Path({str(marker)!r}).write_text('ran')\n#"
+
+
+def test_a_hostile_qualname_runs_nothing(tmp_path):
+    marker = tmp_path / "injected"
+
+    def f(x):
+        return x.sin() * 3
+
+    f.__qualname__ = f.__name__ = _hostile(marker)
+    verdict = vjpcheck.check_vjp(f, torch.ones(3, dtype=torch.float64))
+    assert all(not line.startswith("import pathlib") for line in verdict.reproducer.splitlines())
+    done = _run_script(tmp_path, verdict.reproducer)
+    assert not marker.exists(), verdict.reproducer
+    assert done.returncode == 1 and "supply fn above" in done.stderr  # a clear stop, not a crash
+    assert "Traceback" not in done.stderr
+
+
+def test_a_hostile_module_name_is_not_imported(tmp_path):
+    marker = tmp_path / "injected"
+
+    def f(x):
+        return x.cos()
+
+    f.__module__ = "os; import pathlib; pathlib.Path(" + repr(str(marker)) + ").write_text('ran')"
+    verdict = vjpcheck.check_vjp(f, torch.ones(3, dtype=torch.float64))
+    done = _run_script(tmp_path, verdict.reproducer)
+    assert not marker.exists(), verdict.reproducer
+    assert done.returncode == 0 and "PASS" in done.stdout  # its source was recovered instead
+
+
+def test_an_argument_without_a_literal_form_gets_a_placeholder(tmp_path):
+    marker = tmp_path / "injected"
+
+    class Config:
+        def __repr__(self):
+            return f"__import__('pathlib').Path({str(marker)!r}).write_text('ran')"
+
+    def scaled(x, config, k):
+        return x.sin() * k
+
+    verdict = vjpcheck.check_vjp(scaled, torch.ones(3, dtype=torch.float64), Config(), 2.5)
+    assert "arg2 = 2.5" in verdict.reproducer and "arg1 = NotImplemented" in verdict.reproducer
+    done = _run_script(tmp_path, verdict.reproducer)
+    assert not marker.exists()
+    assert done.returncode == 1 and "supply arg1 above" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_a_lambda_gets_its_source_as_a_comment_and_a_placeholder(tmp_path):
+    verdict = vjpcheck.check_vjp(lambda x: x.tanh() * 2, torch.ones(3, dtype=torch.float64))
+    text = verdict.reproducer
+    assert "# verdict = vjpcheck.check_vjp(lambda x: x.tanh() * 2" in text  # the line it came from, not run
+    assert "fn = NotImplemented" in text
+    done = _run_script(tmp_path, text)
+    assert done.returncode == 1 and "supply fn above" in done.stderr
+
+
+def test_a_class_defined_under_python_c_gets_a_placeholder(tmp_path):
+    program = textwrap.dedent("""
+        import torch, vjpcheck
+        class Double(torch.autograd.Function):
+            @staticmethod
+            def forward(ctx, x):
+                return 2 * x
+            @staticmethod
+            def backward(ctx, g):
+                return 3 * g
+        print(vjpcheck.check_vjp(Double.apply, torch.ones(2, dtype=torch.float64)).reproducer)
+    """)
+    made = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=300)
+    assert made.returncode == 0, made.stderr
+    assert "fn = NotImplemented" in made.stdout and "cannot be imported" in made.stdout
+    done = _run_script(tmp_path, made.stdout)
+    assert done.returncode == 1 and "supply fn above" in done.stderr
+
+
+def test_safe_literals_rebuild_values_and_refuse_objects():
+    import numpy as np
+
+    from vjpcheck._engine.reproducer import safe_literal
+
+    values = [None, True, 3, -2.5, float("nan"), float("-inf"), 1 + 2j, "a'\n\"b", b"\x00", (1,), [1, (2, 3)], {"k": [1.5]}, slice(1, None, 2), np.float32(0.5), torch.float32]
+    namespace = {"np": np, "torch": torch}
+    for value in values:
+        text = safe_literal(value)
+        assert text is not None, value
+        again = eval(text, namespace)  # noqa: S307 - the point of the test
+        assert type(again) is type(value) and (again == value or (again != again and value != value)), (value, text)
+    assert safe_literal(object()) is None and safe_literal([1, object()]) is None

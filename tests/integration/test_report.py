@@ -99,8 +99,15 @@ def _browser():
     return webdriver.Chrome(service=Service(driver), options=options), ""
 
 
+def _crash_record():
+    return Record("tests/x.py::test_dies", "-", "-", "crashed", kind="crash", reasons=["worker 'gw1' crashed while running 'tests/x.py::test_dies'"], worker="main")
+
+
 def test_report_in_a_real_browser(tmp_path):
-    model, paths = write_reports([_failing_record()], str(tmp_path / "r.html"))
+    model, paths = write_reports([_failing_record(), _crash_record()], str(tmp_path / "r.html"), meta={"seed": 7, "torch": torch.__version__})
+    interrupted_model, interrupted = write_reports([_failing_record()], str(tmp_path / "i.html"), incomplete="the run was interrupted (Ctrl-C or SIGTERM) before it finished")
+    _, nothing = write_reports([], str(tmp_path / "n.html"))
+    assert (model.outcome, interrupted_model.outcome) == ("failed", "interrupted")
     browser, why = _browser()
     if browser is None:
         pytest.skip(why)
@@ -111,10 +118,25 @@ def test_report_in_a_real_browser(tmp_path):
         browser.get("file://" + os.path.abspath(paths["html"]))
         shot = str(tmp_path / "report.png")
         assert browser.save_screenshot(shot) and os.path.getsize(shot) > 10_000
+        # what a person sees first: a red banner naming the crashed test, and the environment
+        banner = browser.find_element(By.ID, "banner")
+        assert banner.get_attribute("data-outcome") == "failed" and banner.value_of_css_property("background-color") != "rgba(0, 0, 0, 0)"
+        assert "test_dies" in banner.find_element(By.ID, "failed-tests").text
+        assert "seed" in browser.find_element(By.ID, "environment").text
         sections = browser.find_elements(By.CSS_SELECTOR, "section.discrepancy")
         assert len(sections) == 1 and sections[0].is_displayed()
+        assert "PairSwap.backward disagrees with finite differences" in sections[0].find_element(By.CSS_SELECTOR, ".headline").text
+        wrong = sections[0].find_elements(By.CSS_SELECTOR, "table.oracles td.wrong")
+        assert len(wrong) == 4  # two entries, each wrong in both columns, highlighted
+        assert wrong[0].value_of_css_property("background-color") == "rgba(255, 216, 211, 1)"
         cells = browser.find_elements(By.CSS_SELECTOR, "table.heatmap td")
         assert len(cells) == 2 and all("h" in c.get_attribute("class") for c in cells)
+        assert [h.text for h in browser.find_elements(By.CSS_SELECTOR, "table.heatmap tr:first-child th")] == ["idx", "0", "1"]
+        # the functions table links to the discrepancy, and the sticky filter bar does not cover it
+        browser.find_element(By.CSS_SELECTOR, "#functions a[href='#d0']").click()
+        top = browser.execute_script("return document.getElementById('d0').getBoundingClientRect().top")
+        bar = browser.execute_script("return document.getElementById('filters').getBoundingClientRect().bottom")
+        assert top >= bar - 1, (top, bar)
         button = browser.find_element(By.CSS_SELECTOR, "button.copy")
         assert button.is_displayed()
         button.click()
@@ -126,8 +148,24 @@ def test_report_in_a_real_browser(tmp_path):
         browser.find_element(By.CSS_SELECTOR, "#records th.sortable").click()
         errors = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
         assert errors == []
+        # the other outcomes have their own banners
+        for path, outcome, words in ((interrupted["html"], "interrupted", "INTERRUPTED"), (nothing["html"], "nothing-checked", "Nothing was checked")):
+            browser.get("file://" + os.path.abspath(path))
+            banner = browser.find_element(By.ID, "banner")
+            assert banner.get_attribute("data-outcome") == outcome and words in banner.text
     finally:
         browser.quit()
+
+
+def test_outcomes_of_the_model():
+    assert build_model([]).outcome == "nothing-checked"
+    skipped = Record("t::a", "f", "torch", "skipped", kind="skip")
+    assert build_model([skipped]).outcome == "nothing-checked"
+    assert build_model([dataclasses.replace(skipped, status="pass")]).outcome == "clean"
+    assert build_model([dataclasses.replace(skipped, status="pass"), _crash_record()]).outcome == "failed"
+    interrupted = build_model([dataclasses.replace(skipped, status="pass")], incomplete="killed")
+    assert interrupted.outcome == "interrupted" and not interrupted.clean
+    assert interrupted.to_dict()["incomplete"] == "killed"
 
 
 def test_junit_is_strict_xml_with_skips_and_without_control_characters(tmp_path):

@@ -55,6 +55,9 @@ def test_run_never_exits_0_when_the_budget_cut_planned_work(tmp_path, capsys):
     assert code == 3
     assert "nothing was checked (the time budget ran out before 2 planned cases)" in capsys.readouterr().err
     suite = ET.parse(tmp_path / "r.junit.xml").getroot().find("testsuite")
-    assert suite.get("tests") == "2" and suite.get("skipped") == "2" and suite.get("failures") == "0"
+    # two skipped cases and the session's own: nothing was checked
+    assert suite.get("tests") == "3" and suite.get("skipped") == "3" and suite.get("failures") == "0"
     assert all(case.find("skipped") is not None for case in suite.iter("testcase"))
-    json.loads((tmp_path / "r.json").read_text(), parse_constant=lambda token: pytest.fail(f"bare {token} in the JSON report"))
+    assert "vjpcheck session" in [case.get("name") for case in suite.iter("testcase")]
+    data = json.loads((tmp_path / "r.json").read_text(), parse_constant=lambda token: pytest.fail(f"bare {token} in the JSON report"))
+    assert data["outcome"] == "nothing-checked"

@@ -27,6 +27,8 @@ def function_name(fn: Any) -> str:
     target = inner if inner is not None and not hasattr(fn, "__qualname__") else fn
     qual = getattr(target, "__qualname__", None) or getattr(target, "__name__", None) or type(target).__name__
     module = getattr(target, "__module__", None)
+    if module == "torch" and qual.startswith("_VariableFunctionsClass."):  # torch.sin and the like
+        qual = qual.split(".", 1)[1]
     return f"{module}.{qual}" if module and module != "builtins" else qual
 
 

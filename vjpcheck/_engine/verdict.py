@@ -132,7 +132,7 @@ class Verdict:
         values = [f for f in self.findings if f.kind in VALUE_FINDINGS]
         story = tell(self) if values else None
         if story is not None:
-            lines.append(f"  {story.headline}")
+            lines.append(f"  [mismatch] {story.headline}")
         args = self.case.get("args", [])
         for a in args[:6] if brief else args:
             mark = " (differentiated)" if a.get("differentiated") else ""
@@ -209,6 +209,7 @@ class Verdict:
             "comparisons": [c.to_dict() for c in self.comparisons],
             "findings": [f.to_dict() for f in self.findings],
             "suspects": self.suspects() if is_failing(self.status) else [],
+            "story": _story_dict(tell(self)) if any(f.kind in VALUE_FINDINGS for f in self.findings) else None,
             "reasons": self.reasons,
             "notes": self.notes,
             "reproducer": self.reproducer,
@@ -217,3 +218,12 @@ class Verdict:
             "probe": self.probe,
             "timings": {k: round(v, 6) for k, v in self.timings.items()},
         }
+
+
+def _story_dict(story) -> dict | None:
+    if story is None:
+        return None
+    return {
+        "headline": story.headline,
+        "parties": [{"role": p.role, "names": p.names, "suspect": p in story.suspects} for p in story.parties],
+    }

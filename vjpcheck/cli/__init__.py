@@ -1,16 +1,18 @@
-"""Command line: ``vjpcheck run`` (the standalone check), ``vjpcheck programs`` and
-``vjpcheck bench``; one module per command, each with ``add_parser`` and ``main``.
+"""Command line: ``vjpcheck run`` (the standalone check), ``vjpcheck programs``,
+``vjpcheck bench`` and ``vjpcheck report`` (rebuild a report from a journal); one module
+per command, each with ``add_parser`` and ``main``.
 
-Exit codes: 0 clean, 1 discrepancies found, 2 usage or configuration error.
+Exit codes: 0 clean, 1 discrepancies found, 2 usage or configuration error, 3 incomplete
+(interrupted, cut off by the time budget, or nothing checked).
 """
 
 from __future__ import annotations
 
 import argparse
 
-from . import bench, programs, run
+from . import bench, programs, report, run
 
-COMMANDS = {"run": run, "programs": programs, "bench": bench}
+COMMANDS = {"run": run, "programs": programs, "bench": bench, "report": report}
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -5,8 +5,9 @@ The plan (chunks of the catalogue and of random programs per device, and a deadl
 written to a JSON file; pytest runs ``vjpcheck/cli/_builtin/test_builtin.py`` over it with
 ``-n WORKERS`` in an isolated root (the caller's pytest configuration does not apply), the
 plugin collects every record on the controller and writes the reports once.
-Exit codes: 0 clean, 1 discrepancies, 2 usage or configuration error, 3 incomplete (the
-time budget cut off planned work, or nothing was checked; no discrepancy in what ran).
+Exit codes: 0 clean, 1 discrepancies, 2 usage or configuration error, 3 incomplete
+(interrupted, the time budget cut off planned work, or nothing was checked; no
+discrepancy in what ran).
 """
 
 from __future__ import annotations
@@ -87,6 +88,9 @@ def run(examples_per_op: int = 3, programs: int = 200, devices: list[str] | None
         print(f"vjpcheck run: report {paths['html']} (JSON {paths['json']}, JUnit {paths['junit']})")
     if code == 1:
         return 1
+    if code == pytest.ExitCode.INTERRUPTED and exists:
+        print("vjpcheck run: interrupted; the report holds what was checked before", file=sys.stderr)
+        return INCOMPLETE
     if code != 0 or not exists:
         print(f"vjpcheck run: pytest ended with exit status {code}", file=sys.stderr)
         return 2
@@ -135,7 +139,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
             "Runs the op catalogue and random programs, PyTorch vs JAX vs finite differences (and CPU vs "
             "CUDA on a GPU), as pytest tests spread over pytest-xdist workers, and writes an HTML report "
             "(JSON and JUnit XML beside it). Exit 0 clean, 1 discrepancies, 2 usage/configuration error, "
-            "3 incomplete (the time budget cut off planned work, or nothing was checked)."
+            "3 incomplete (interrupted, the time budget cut off planned work, or nothing was checked)."
         ),
     )
     rn.add_argument("--examples-per-op", type=_common.nonnegative_int, default=3, help="catalogue examples per op and device (default 3; 0 skips the catalogue)")

@@ -1,6 +1,8 @@
-"""JUnit XML: one test case per (test, function): failed when it holds a mismatch/error,
-skipped (``<skipped/>``) when nothing of it was checked, passed otherwise. Text is stripped
-of terminal escapes and of characters XML 1.0 forbids, so any strict parser reads it."""
+"""JUnit XML: one test case per (test, function): failed when it holds a mismatch, an
+error or a crash, skipped (``<skipped/>``) when nothing of it was checked, passed
+otherwise; plus one ``vjpcheck session`` case that errs when the run was interrupted and
+is skipped when nothing was checked, so CI shows those states too. Text is stripped of
+terminal escapes and of characters XML 1.0 forbids, so any strict parser reads it."""
 
 from __future__ import annotations
 
@@ -10,16 +12,16 @@ from collections import defaultdict
 
 from .._engine.results import is_failing
 from .model import ReportModel
+from .record import plain_text
 
 
-#: ANSI escape sequences, then the control characters XML 1.0 does not allow
-_ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]")
+#: the control characters XML 1.0 does not allow
 _FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffe\uffff]")
 
 
 def xml_text(text: str) -> str:
     """``text`` without terminal colour codes and characters XML 1.0 cannot hold."""
-    return _FORBIDDEN.sub("", _ANSI.sub("", str(text)))
+    return _FORBIDDEN.sub("", plain_text(text))
 
 
 def junit_xml(model: ReportModel) -> str:
@@ -28,7 +30,13 @@ def junit_xml(model: ReportModel) -> str:
         groups[(r["test"], r["function"])].append(r)
     failures = sum(1 for rs in groups.values() if any(is_failing(r["status"]) for r in rs))
     skipped = sum(1 for rs in groups.values() if _all_skipped(rs))
-    suite = ET.Element("testsuite", name="vjpcheck", tests=str(len(groups)), failures=str(failures), errors="0", skipped=str(skipped), timestamp=model.created)
+    suite = ET.Element("testsuite", name="vjpcheck", tests=str(len(groups)), failures=str(failures), errors="0", skipped=str(skipped), timestamp=model.created, time=f"{model.seconds:.3f}")
+    session = _session_case(model)
+    if session is not None:
+        suite.append(session)
+        suite.set("tests", str(len(groups) + 1))
+        kind = session[0].tag
+        suite.set("errors" if kind == "error" else "skipped", str(int(suite.get("errors" if kind == "error" else "skipped")) + 1))
     for (test, function), rs in sorted(groups.items()):
         classname, _, name = test.rpartition("::")
         case = ET.SubElement(suite, "testcase", classname=xml_text(classname or "vjpcheck"), name=xml_text(f"{name or test} [{function}]"))
@@ -47,6 +55,20 @@ def junit_xml(model: ReportModel) -> str:
         for status, n in sorted(counts.items()):
             ET.SubElement(props, "property", name=f"vjpcheck.{status}", value=str(n))
     return ET.tostring(_wrap(suite), encoding="unicode", xml_declaration=True)
+
+
+def _session_case(model: ReportModel) -> ET.Element | None:
+    """The run as a whole, when its outcome is one no single test shows."""
+    from .model import INTERRUPTED, NOTHING_CHECKED
+
+    if model.outcome not in (INTERRUPTED, NOTHING_CHECKED):
+        return None
+    case = ET.Element("testcase", classname="vjpcheck", name="vjpcheck session")
+    if model.outcome == INTERRUPTED:
+        ET.SubElement(case, "error", message=xml_text(f"interrupted: {model.incomplete}"), type="interrupted")
+    else:
+        ET.SubElement(case, "skipped", message="nothing was checked: every check was skipped, or none ran")
+    return case
 
 
 def _all_skipped(records: list[dict]) -> bool:

@@ -10,12 +10,15 @@ from typing import Sequence
 
 import numpy as np
 
-from .._engine.results import FAILING
+from .._engine.results import FAILING, Status
 from .record import DISCREPANCIES, STATUSES, Record
 
 MAX_ENTRIES = 64  # oracle results: entries listed per argument
 MAX_CELLS = 4096  # heat-map cells per argument
 MAX_JACOBIAN = 48  # rows / columns of the Jacobian shown
+CLEAN, FAILED, INTERRUPTED, NOTHING_CHECKED = "clean", "failed", "interrupted", "nothing-checked"
+#: test kinds of records made for tests that failed or crashed outside vjpcheck's checks
+OUTSIDE_KINDS = ("crash",)
 
 
 @dataclass
@@ -31,17 +34,37 @@ class ReportModel:
     discrepancies: list[dict]
     workers: dict = field(default_factory=dict)  # worker → {"records", "cases", "reported"}
     problems: list[str] = field(default_factory=list)  # lost / duplicated records
-    meta: dict = field(default_factory=dict)
+    meta: dict = field(default_factory=dict)  # environment: versions, platform, seed, command
+    incomplete: str | None = None  # why the run did not finish (interrupted, killed, running)
+    failed_tests: list[dict] = field(default_factory=list)  # tests that failed outside vjpcheck
+    seconds: float = 0.0  # checking time over all records
+
+    @property
+    def outcome(self) -> str:
+        """``interrupted`` (the run did not finish), ``failed`` (a discrepancy, a test that
+        failed or crashed, lost records), ``nothing-checked`` (no case was compared), or
+        ``clean``. Only ``clean`` is clean."""
+        if self.incomplete:
+            return INTERRUPTED
+        if any(self.totals.get(s, 0) for s in FAILING) or self.problems:
+            return FAILED
+        if not sum(n for s, n in self.totals.items() if s != Status.SKIPPED):
+            return NOTHING_CHECKED
+        return CLEAN
 
     @property
     def clean(self) -> bool:
-        return not any(self.totals.get(s, 0) for s in FAILING) and not self.problems
+        return self.outcome == CLEAN
 
     def to_dict(self) -> dict:
         return {
             "title": self.title,
             "created": self.created,
+            "outcome": self.outcome,
             "clean": self.clean,
+            "incomplete": self.incomplete,
+            "failed_tests": self.failed_tests,
+            "seconds": self.seconds,
             "totals": self.totals,
             "matrix": self.matrix,
             "functions": self.functions,
@@ -52,9 +75,10 @@ class ReportModel:
         }
 
 
-def build_model(records: Sequence[Record], title: str = "vjpcheck report", worker_totals: dict | None = None, meta: dict | None = None) -> ReportModel:
+def build_model(records: Sequence[Record], title: str = "vjpcheck report", worker_totals: dict | None = None, meta: dict | None = None, incomplete: str | None = None, problems: Sequence[str] = ()) -> ReportModel:
     """Aggregate ``records``; ``worker_totals`` (worker → cases it recorded, from
-    pytest-xdist's workeroutput) are checked against what arrived."""
+    pytest-xdist's workeroutput) are checked against what arrived; ``incomplete`` says why
+    the run did not finish (the report is then *interrupted*, never clean)."""
     records = sorted((r.to_json() for r in records), key=lambda r: (r["test"], r["function"], r["device"], r["dtype"], r["status"]))
     totals = Counter()
     matrix = defaultdict(Counter)
@@ -69,7 +93,7 @@ def build_model(records: Sequence[Record], title: str = "vjpcheck report", worke
         w = workers[r.get("worker", "main")]
         w["records"] += 1
         w["cases"] += r["count"]
-    problems = []
+    problems = list(problems)
     for name, reported in (worker_totals or {}).items():
         got = workers[name]["cases"] if name in workers else 0
         workers[name]["reported"] = reported
@@ -84,6 +108,8 @@ def build_model(records: Sequence[Record], title: str = "vjpcheck report", worke
         for f in sorted(functions.values(), key=lambda f: (-sum(f["counts"][s] for s in FAILING), f["function"]))
     ]
     discrepancies = [discrepancy_view(r, k) for k, r in enumerate(r for r in records if r["status"] in DISCREPANCIES and r.get("detail"))]
+    for row in function_rows:
+        row["discrepancies"] = [d["id"] for d in discrepancies if (d["record"]["function"], d["record"]["framework"]) == (row["function"], row["framework"])]
     return ReportModel(
         title=title,
         created=datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC"),
@@ -95,6 +121,12 @@ def build_model(records: Sequence[Record], title: str = "vjpcheck report", worke
         workers=dict(workers),
         problems=problems,
         meta=meta or {},
+        incomplete=incomplete,
+        failed_tests=[
+            {"test": r["test"], "status": r["status"], "when": r["kind"], "message": (r.get("reasons") or [""])[0]}
+            for r in records if r["kind"].startswith("test-") or r["kind"] in OUTSIDE_KINDS
+        ],
+        seconds=round(sum(r.get("seconds", 0.0) for r in records), 3),
     )
 
 
@@ -111,19 +143,26 @@ def discrepancy_view(record: dict, index: int) -> dict:
     # the heat map shows the failing comparison against finite differences when there is one
     worst = max(failing, key=lambda c: ("finite_differences" in (c["got"], c["expected"]), c.get("worst_ratio") or 0.0)) if failing else None
     diff_args = [a for a in case.get("args", []) if a.get("differentiated")]
+    story = detail.get("story")
+    headline = story["headline"] if story else ""
+    findings = detail.get("findings", [])
+    if story:  # the pairwise mismatch findings are the story and the table below, once
+        findings = [f for f in findings if f.get("kind") != "mismatch" or (f.get("oracle") or "").startswith("twin")]
     return {
         "id": f"d{index}",
         "record": record,
         "status": record["status"],
         "known": record.get("known"),
         "title": f"{record['function']} — {record['status']}" + (f" (known: {record['known']})" if record.get("known") else ""),
-        "findings": detail.get("findings", []),
+        "headline": headline,
+        "story": story,
+        "findings": findings,
         "suspects": detail.get("suspects", []),
         "args": [_array_view(a) for a in case.get("args", [])],
         "cotangents": [_array_view(c) for c in case.get("cotangents", []) if c],
         "outputs": case.get("outputs", []),
         "source": case.get("source"),
-        "oracles": _oracle_table(detail, diff_args),
+        "oracles": _oracle_table(detail, diff_args, worst),
         "heatmaps": _heatmaps(worst, diff_args) if worst else [],
         "comparison": worst,
         "jacobian": _jacobian_view(detail, case),
@@ -170,22 +209,45 @@ def _fmt(x) -> str:
     return str(x)
 
 
-def _oracle_table(detail: dict, diff_args: list[dict]) -> list[dict]:
-    """Per differentiated argument: rows = entries, columns = oracles (vᵀJ side by side)."""
-    oracles = [o for o in detail.get("oracles", []) if o.get("grads") is not None]
+def _oracle_table(detail: dict, diff_args: list[dict], worst: dict | None) -> list[dict]:
+    """Per differentiated argument: rows = entries, columns = oracles (one column per group
+    of oracles that agree, named by what they stand for), each entry once. Cells over the
+    tolerance in the worst comparison are marked ``wrong``; entries finite differences left
+    out at non-smooth points are marked ``excluded``."""
+    results = {o["name"]: o for o in detail.get("oracles", []) if o.get("grads") is not None}
+    story = detail.get("story")
+    if story:
+        columns = [(p["role"], p["names"], results.get(next((n for n in p["names"] if n in results), ""))) for p in story["parties"]]
+        columns = [(role, names, o) for role, names, o in columns if o is not None]
+    else:
+        columns = [(name, [name], o) for name, o in results.items()]
+    fd = results.get("finite_differences")
+    maps = (worst or {}).get("error_maps") or []
     tables = []
     for k, arg in enumerate(diff_args):
         shape = tuple(arg.get("shape") or ())
-        columns = []
-        for o in oracles:
+        arrays = []
+        for _, _, o in columns:
             arr = _from_json(o["grads"][k], arg.get("dtype", "")) if k < len(o["grads"]) else None
-            columns.append(None if arr is None else arr.reshape(-1))
+            arrays.append(None if arr is None else arr.reshape(-1))
+        ratios = np.asarray(maps[k], dtype=np.float64).reshape(-1) if k < len(maps) and maps[k] is not None else None
+        excluded = np.asarray(fd["nonsmooth"][k], dtype=bool).reshape(-1) if fd and fd.get("nonsmooth") and k < len(fd["nonsmooth"]) else None
         n = int(np.prod(shape)) if shape else 1
+        order = list(range(n))
+        if ratios is not None and n > MAX_ENTRIES:  # the wrong entries first when not all fit
+            order.sort(key=lambda i: -(ratios[i] if i < ratios.size and np.isfinite(ratios[i]) else np.inf))
         rows = []
-        for flat in range(min(n, MAX_ENTRIES)):
+        for flat in order[:MAX_ENTRIES]:
             index = list(np.unravel_index(flat, shape)) if shape else []
-            rows.append({"index": str([int(i) for i in index]), "values": [_fmt(c[flat].item()) if c is not None and flat < c.size else "–" for c in columns]})
-        tables.append({"arg": arg.get("index"), "oracles": [o["name"] for o in oracles], "rows": rows, "truncated": max(0, n - MAX_ENTRIES)})
+            ratio = float(ratios[flat]) if ratios is not None and flat < ratios.size else None
+            rows.append({
+                "index": str([int(i) for i in index]),
+                "values": [_fmt(c[flat].item()) if c is not None and flat < c.size else "–" for c in arrays],
+                "wrong": ratio is not None and not ratio <= 1.0,
+                "excluded": bool(excluded is not None and flat < excluded.size and excluded[flat]),
+                "ratio": ratio,
+            })
+        tables.append({"arg": arg.get("index"), "oracles": [role for role, _, _ in columns], "members": [", ".join(names) for _, names, _ in columns], "rows": rows, "truncated": max(0, n - MAX_ENTRIES)})
     projections = [
         {"name": o["name"], "values": [p["value"] for p in o.get("projections", [])]} for o in detail.get("oracles", []) if o.get("projections")
     ]
@@ -202,14 +264,18 @@ def _heatmaps(comparison: dict, diff_args: list[dict]) -> list[dict]:
         arr = np.asarray(m, dtype=np.float64)
         shape = arr.shape
         grid = arr.reshape(1, 1) if arr.ndim == 0 else arr.reshape(1, -1) if arr.ndim == 1 else arr.reshape(-1, shape[-1])
-        cells = []
+        cells, row_labels = [], []
         for r, row in enumerate(grid[: max(1, MAX_CELLS // max(grid.shape[1], 1))]):
-            cells.append([{"ratio": float(x), "level": _level(float(x)), "index": str(list(np.unravel_index(r * grid.shape[1] + c, shape))) if shape else "[]"} for c, x in enumerate(row)])
+            cells.append([{"ratio": float(x), "level": _level(float(x)), "index": str([int(i) for i in np.unravel_index(r * grid.shape[1] + c, shape)]) if shape else "[]"} for c, x in enumerate(row)])
+            lead = np.unravel_index(r * grid.shape[1], shape)[:-1] if len(shape) >= 2 else ()
+            row_labels.append(",".join(str(int(i)) for i in lead) or "·")
         out.append(
             {
                 "arg": arg.get("index"),
                 "shape": list(shape),
                 "grid": cells,
+                "row_labels": row_labels,  # the leading indices of each row
+                "column_labels": [str(c) for c in range(grid.shape[1])],  # the last index
                 "note": "" if arr.ndim <= 2 else f"shape {tuple(shape)} shown as {grid.shape[0]} rows × {grid.shape[1]} (leading dims flattened)",
                 "against": f"{comparison['got']} vs {comparison['expected']}",
             }

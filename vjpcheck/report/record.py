@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from dataclasses import dataclass, field, fields
 from typing import Any
 
@@ -22,6 +23,14 @@ from .._engine.verdict import case_key
 
 STATUSES = tuple(Status)
 DISCREPANCIES = FAILING + (Status.KNOWN,)
+
+
+_ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]")
+
+
+def plain_text(text: str) -> str:
+    """``text`` without terminal colour codes (pytest's long representations carry them)."""
+    return _ANSI.sub("", str(text))
 
 
 def worker_id() -> str:
@@ -51,11 +60,13 @@ class Record:
     explanation: str | None = None
     detail: dict | None = None  # Verdict.to_dict() of a discrepancy
     worker: str = field(default_factory=worker_id)
+    seconds: float = 0.0  # time the check(s) took
 
     def __post_init__(self) -> None:
         self.status = Status(self.status)  # ValueError for an unknown status
         self.count = int(self.count)
         self.reasons = list(self.reasons)
+        self.seconds = float(self.seconds)
 
     def to_json(self) -> dict:
         """A JSON-ready dict (shallow: ``detail`` is shared, not copied)."""
@@ -84,16 +95,20 @@ def record_from_verdict(verdict, test: str, kind: str = "check") -> Record:
         reasons=list(verdict.reasons)[:3],
         explanation=verdict.explain() if keep else None,
         detail=verdict.to_dict() if keep else None,
+        seconds=verdict.seconds,
     )
 
 
 def record_from_summary(summary, test: str, kind: str = "verify") -> list[Record]:
     """Grouped records for the examples :func:`vjpcheck.verify` checked (one per
-    device × dtype × verdict), with the skip reasons."""
+    device × dtype × verdict), with the skip reasons; the run's time is shared among them
+    by their counts (shrinking attempts are not examples and are not counted)."""
+    total = sum(summary.breakdown.values()) or 1
     return [
         Record(
             test, summary.function, summary.framework, status, kind=kind, device=device, dtype=dtype, count=count,
             reasons=[r for r, _ in summary.skip_reasons.most_common(3)] if status == "skipped" else [],
+            seconds=summary.seconds * count / total,
         )
         for (device, dtype, status), count in sorted(summary.breakdown.items())
     ]

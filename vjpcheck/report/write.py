@@ -33,16 +33,20 @@ def render_html(model: ReportModel) -> str:
 
 
 def sibling_paths(html_path: str) -> dict:
-    """reports/x.html → {"html": …, "json": reports/x.json, "junit": reports/x.junit.xml}."""
+    """reports/x.html → {"html": …, "json": reports/x.json, "junit": reports/x.junit.xml,
+    "journal": reports/x.journal.jsonl}."""
     stem = html_path[:-5] if html_path.endswith(".html") else html_path
-    return {"html": html_path, "json": stem + ".json", "junit": stem + ".junit.xml"}
+    return {"html": html_path, "json": stem + ".json", "junit": stem + ".junit.xml", "journal": stem + ".journal.jsonl"}
 
 
-def write_reports(records: Sequence[Record], html_path: str, title: str = "vjpcheck report", worker_totals: dict | None = None, meta: dict | None = None) -> tuple[ReportModel, dict]:
-    """Build the model and write HTML, JSON and JUnit next to each other; returns the
-    model and the paths written."""
-    model = build_model(records, title=title, worker_totals=worker_totals, meta=meta)
-    paths = sibling_paths(html_path)
+def write_reports(
+    records: Sequence[Record], html_path: str, title: str = "vjpcheck report", worker_totals: dict | None = None,
+    meta: dict | None = None, incomplete: str | None = None, problems: Sequence[str] = (),
+) -> tuple[ReportModel, dict]:
+    """Build the model and write HTML, JSON and JUnit next to each other (each file
+    atomically); returns the model and the paths written."""
+    model = build_model(records, title=title, worker_totals=worker_totals, meta=meta, incomplete=incomplete, problems=problems)
+    paths = {k: v for k, v in sibling_paths(html_path).items() if k != "journal"}
     folder = os.path.dirname(os.path.abspath(html_path))
     os.makedirs(folder, exist_ok=True)
     write_atomically(paths["html"], render_html(model))

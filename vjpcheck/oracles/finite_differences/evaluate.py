@@ -212,4 +212,9 @@ def _fallback_note(exc: Exception) -> str:
             f"evaluated point by point (slower): {match.group(1)} has no vmap rule; give it "
             "setup_context and generate_vmap_rule = True for the batched fast path"
         )
+    if "must override the setup_context staticmethod" in text:
+        return (
+            "evaluated point by point (slower): the autograd.Function has no setup_context; with setup_context "
+            "and generate_vmap_rule = True finite differences run batched"
+        )
     return f"batched evaluation failed ({type(exc).__name__}: {textwrap.shorten(text, 160, placeholder=' …')}); evaluated point by point"
