@@ -74,3 +74,33 @@ def test_jax_value_dependent_shape_from_index_arg_runs_eagerly():
 
     verdict = vjpcheck.check_vjp(head, _x64(np.linspace(0.1, 1.0, 5)), jnp.asarray([3]))
     assert verdict.status == "pass", verdict.explain()
+
+
+def _inplace_scale(x):
+    x.mul_(2)
+    return x.sin()
+
+
+def _inplace_on_other(x, buf):
+    buf.add_(1)
+    return x.sin() * buf.sum()
+
+
+@pytest.mark.parametrize(
+    "fn, make",
+    [
+        (_inplace_scale, lambda: (torch.linspace(0.1, 1, 4, dtype=torch.float64),)),
+        (_inplace_scale, lambda: (torch.linspace(0.1, 1, 8, dtype=torch.float64).reshape(2, 4).mT,)),  # a view
+        (_inplace_on_other, lambda: (torch.linspace(0.1, 1, 4, dtype=torch.float64), torch.ones(3, dtype=torch.float64))),
+    ],
+    ids=["input", "transposed view", "other argument"],
+)
+def test_in_place_functions_leave_the_callers_arguments_bit_for_bit(fn, make):
+    """The snapshot once shared memory with the batched finite-difference input, so an
+    in-place forward corrupted it and the audit "restored" the corrupted values."""
+    args = make()
+    before = [(a.clone(), a.stride(), a.storage_offset()) for a in args]
+    verdict = vjpcheck.check_vjp(fn, *args, wrt=0)
+    for a, (values, strides, offset) in zip(args, before):
+        assert torch.equal(a, values) and a.stride() == strides and a.storage_offset() == offset, verdict.explain()
+    assert verdict.status == "error" and "mutated-input" in verdict.finding_kinds()

@@ -206,7 +206,9 @@ class TorchBackend(Backend):
 
         def run(stacked):
             with torch.no_grad():
-                return vmapped(*[torch.from_numpy(np.ascontiguousarray(s)).to(device) for s in stacked])
+                # copies: a function that writes into its input must not reach the caller's
+                # snapshot (the base point's batch is a view of it)
+                return vmapped(*[torch.from_numpy(np.array(s, order="C", copy=True)).to(device) for s in stacked])
 
         return run
 
