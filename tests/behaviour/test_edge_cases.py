@@ -104,3 +104,16 @@ def test_in_place_functions_leave_the_callers_arguments_bit_for_bit(fn, make):
     for a, (values, strides, offset) in zip(args, before):
         assert torch.equal(a, values) and a.stride() == strides and a.storage_offset() == offset, verdict.explain()
     assert verdict.status == "error" and "mutated-input" in verdict.finding_kinds()
+
+
+def test_a_function_checked_on_real_then_complex_arguments_gets_fresh_compilations():
+    """The compiled finite-difference evaluator was keyed by the function object alone: the
+    real case's (casting to float64) served the complex case, which then lost the batched
+    path (or, unvalidated, its imaginary part)."""
+    f = lambda a, b: jnp.linalg.solve(a, b)  # noqa: E731 - one object for both checks
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(size=(3, 3)) + 3 * np.eye(3), rng.normal(size=3)
+    real = vjpcheck.check_vjp(f, a, b, framework="jax")
+    complex_ = vjpcheck.check_vjp(f, a + 1j * rng.normal(size=(3, 3)), b + 1j * rng.normal(size=3), framework="jax")
+    assert (real.status, complex_.status) == ("pass", "pass"), complex_.explain()
+    assert not any("batched" in note for note in complex_.notes), complex_.notes

@@ -33,8 +33,9 @@ def stable_jit(case: Case, kind: str, build):
     ``build(call_with)`` returns a Python function whose first two parameters are the
     differentiated values and the other array arguments; ``call_with(primals, others)``
     rebuilds the full argument list. Keyed by the function object, the differentiated
-    positions, the kept outputs and the constant (non-array) arguments, so a new case of
-    an already-seen shape reuses JAX's compilation instead of tracing a fresh closure.
+    positions, the dtypes and devices of arguments and outputs, the kept outputs and the
+    constant (non-array) arguments, so a new case of an already-seen signature reuses JAX's
+    compilation instead of tracing a fresh closure (shapes: jit retraces by itself).
     Returns ``(jitted, eager)``; ``(None, eager)`` when a constant is unhashable.
     """
     import collections
@@ -68,7 +69,12 @@ def stable_jit(case: Case, kind: str, build):
 
     eager = build(call_with)
     try:
-        key = (kind, case.fn, tuple(case.wrt), tuple(layout), tuple(case.output_differentiable), bool(jax.config.jax_enable_x64))
+        # everything a build may close over: dtypes and devices of the arguments and the
+        # outputs (a batched evaluator casts to the output dtype: a real case's must never
+        # serve a complex one), not just the function object
+        signature = tuple((i.dtype, i.device) if i is not None else None for i in case.arg_infos)
+        outputs = tuple(i.dtype if i is not None else None for i in case.output_infos)
+        key = (kind, case.fn, tuple(case.wrt), tuple(layout), signature, outputs, tuple(case.output_differentiable), bool(jax.config.jax_enable_x64))
         hash(key)
     except TypeError:
         return None, eager
