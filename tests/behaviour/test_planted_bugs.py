@@ -1,6 +1,7 @@
 """Every planted wrong rule is caught with the right finding kind; every correct twin passes."""
 
 import pytest
+import torch
 
 import planted_jax
 import planted_torch
@@ -70,3 +71,43 @@ def test_mismatch_message_names_case_and_worst_entry():
     text = verdict.explain()
     assert "float64[5]" in text and "expected" in text and "tol" in text
     assert "reproducer" in text and "check_vjp(" in text
+
+
+class BisectionSqrt(torch.autograd.Function):
+    """sqrt by bisection (autograd through the loop gives 0: the input only steers
+    comparisons) with the analytic backward 1 / (2 sqrt x), or a wrong one."""
+
+    scale = 0.5
+
+    @staticmethod
+    def forward(x):
+        lo, hi = torch.zeros_like(x), torch.ones_like(x) + x
+        for _ in range(60):
+            mid = (lo + hi) / 2
+            below = mid * mid < x
+            lo, hi = torch.where(below, mid, lo), torch.where(below, hi, mid)
+        return (lo + hi) / 2
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        ctx.save_for_backward(output)
+
+    @classmethod
+    def backward(cls, ctx, g):
+        (y,) = ctx.saved_tensors
+        return g * cls.scale / y
+
+
+class BisectionSqrtWrong(BisectionSqrt):
+    scale = 0.45
+
+
+def test_ad_through_an_iterative_forward_is_outvoted_by_finite_differences():
+    """The rule agrees with finite differences; AD of the forward (through the bisection
+    loop) does not, and is the suspect: a note, not a failure. A wrong rule still fails."""
+    x = torch.linspace(0.5, 2.0, 5, dtype=torch.float64)
+    verdict = vjpcheck.check_vjp(BisectionSqrt.apply, x, primal="auto")  # verify's default
+    assert verdict.status == "pass", verdict.explain()
+    assert any("torch.primal (AD of the forward) disagrees with finite differences" in n for n in verdict.notes)
+    wrong = vjpcheck.check_vjp(BisectionSqrtWrong.apply, x, primal="auto")
+    assert wrong.status == "mismatch" and "torch.backward" in wrong.suspects(), wrong.explain()

@@ -36,3 +36,22 @@ def test_enough_digits_to_see_a_small_difference():
     assert number(got, digits) != number(expected, digits)
     assert distinct_digits([0.5, 0.25]) == 6
     assert number(1 + 2j, 6) == "1+2j"
+
+
+def test_a_small_relative_error_shows_in_the_comparison_message():
+    """hardsigmoid-like: a float64 rule with a float32 constant, relative error ~3e-8."""
+
+    class AlmostSixth(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            return x / 6
+
+        @staticmethod
+        def backward(ctx, g):
+            return g * float(torch.tensor(1 / 6, dtype=torch.float32))
+
+    verdict = vjpcheck.check_vjp(AlmostSixth.apply, torch.linspace(0.5, 1.5, 4, dtype=torch.float64), v=torch.ones(4, dtype=torch.float64))
+    assert verdict.status == "mismatch", verdict.explain()
+    message = next(c.message for c in verdict.comparisons if not c.passed)
+    got, expected = message.split(" got ")[1].split(", expected ")
+    assert got != expected.split(" (")[0], message

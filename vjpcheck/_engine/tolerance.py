@@ -31,6 +31,7 @@ import numpy as np
 
 from .case import Case
 from .numeric import TINY, abs_inner, format_index, real_inner
+from .story import distinct_digits
 from .results import Comparison, EntryError, Finding, OracleResult
 
 RTOL = {
@@ -111,9 +112,10 @@ def compare_vectors(
     )
     if not passed and worst_ratio > 1.0:
         w = comparison.worst[0]
+        digits = distinct_digits([w.got, w.expected])  # "got 0.173752, expected 0.173752" shows nothing
         comparison.message = (
-            f"{got.name} vs {expected.name}: arg{w.arg}{list(w.index)} got {_fmt(w.got)}, expected "
-            f"{_fmt(w.expected)} (abs err {w.abs_error:.3g} > tol {w.tolerance:.3g})"
+            f"{got.name} vs {expected.name}: arg{w.arg}{list(w.index)} got {_fmt(w.got, digits)}, expected "
+            f"{_fmt(w.expected, digits)} (abs err {w.abs_error:.3g} > tol {w.tolerance:.3g})"
         )
         findings.append(Finding(kind="mismatch", oracle=got.name, message=comparison.message))
     return comparison, findings
@@ -256,5 +258,5 @@ def _scalar(x) -> complex | float:
     return x.real if x.imag == 0 else x
 
 
-def _fmt(x) -> str:
-    return f"{x:.6g}" if isinstance(x, float) else f"({x.real:.6g}{x.imag:+.6g}j)"
+def _fmt(x, digits: int = 6) -> str:
+    return f"{x:.{digits}g}" if isinstance(x, float) else f"({x.real:.{digits}g}{x.imag:+.{digits}g}j)"
