@@ -386,7 +386,7 @@ class VJP:
         except VJPMismatch as failure:
             partial = getattr(failure, "summary", None)
             if partial is not None:  # the passing examples before the failure; not the shrink attempts
-                self.records.extend(r for r in record_from_summary(partial, self._node.nodeid) if r.status in (Status.PASS, Status.SKIPPED))
+                self.records.extend(r for r in record_from_summary(partial, self._node.nodeid) if not is_failing(r.status))
             self.records.append(record_from_verdict(failure.verdict, self._node.nodeid, kind="verify"))
             raise
         self.records.extend(record_from_summary(summary, self._node.nodeid))
@@ -431,7 +431,7 @@ def _records_of(kind: str, obj: Any, test: str) -> list[Record]:
     if kind == "verify":
         return record_from_summary(obj, test)
     # a failing verify: the examples that passed before it, then the minimal case
-    passed = [r for r in record_from_summary(obj.summary, test) if r.status in (Status.PASS, Status.SKIPPED)]
+    passed = [r for r in record_from_summary(obj.summary, test) if not is_failing(r.status)]
     return passed + [record_from_verdict(obj.verdict, test, kind="verify")]
 
 

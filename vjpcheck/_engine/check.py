@@ -225,7 +225,27 @@ def check_case(case: Case, plan: OraclePlan, ctx: OracleContext, label: str = "f
     verdict.timings = {r.name: r.seconds for r in results} | {"compare": time.perf_counter() - compare_start}
     verdict.reasons = _skip_reasons(results, verdict.findings)
     verdict.status = classify(verdict.findings, verdict.reasons)
+    if verdict.status == Status.PASS:
+        missing = unreferenced(results, comparisons, case.framework)
+        if missing:
+            verdict.status, verdict.reasons = Status.INCONCLUSIVE, [missing]
     return verdict
+
+
+def unreferenced(results: list[OracleResult], comparisons: list[Comparison], framework: str) -> str:
+    """Why agreement is not a pass ("" when it is one): a pass needs an independent
+    reference (finite differences on compared entries, or the other framework) that agreed
+    with the rule under test; AD methods of one framework share its rules."""
+    independent = lambda name: name == "finite_differences" or not name.startswith(framework + ".")  # noqa: E731
+    for c in comparisons:
+        if c.passed and (independent(c.expected) != independent(c.got)) and (c.compared > 0 or c.kind == "projection"):
+            return ""
+    fd = next((r for r in results if r.name == "finite_differences"), None)
+    if fd is None:
+        return "no independent reference: finite differences were not among the oracles, and no twin in the other framework"
+    if not fd.ok:
+        return f"no independent reference: finite differences did not run ({fd.message[:160] or fd.status})"
+    return "no independent reference: finite differences compared no entry"
 
 
 def _forward_agreement(case: Case, plan: OraclePlan, opts: CheckOptions) -> list[Finding]:

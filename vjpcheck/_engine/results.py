@@ -16,7 +16,8 @@ class Status(StrEnum):
     """The outcome of a check (a ``str``: JSON, HTML and comparisons with plain strings
     see ``"pass"``, ``"mismatch"``, …)."""
 
-    PASS = "pass"
+    PASS = "pass"  # the rule under test agrees with an independent reference
+    INCONCLUSIVE = "inconclusive"  # the oracles agree, but no independent reference checked them
     SKIPPED = "skipped"  # see the verdict's reasons
     KNOWN = "known"  # a discrepancy explained by known_differences.toml
     MISMATCH = "mismatch"  # wrong values

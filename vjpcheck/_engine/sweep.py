@@ -66,7 +66,7 @@ class Summary:
     shrink_examples: int = 0  # examples tried while shrinking the first failure
 
     def __str__(self) -> str:
-        parts = ", ".join(f"{k}: {self.counts.get(k, 0)}" for k in (Status.PASS, Status.SKIPPED, Status.MISMATCH, Status.ERROR))
+        parts = ", ".join(f"{k}: {self.counts.get(k, 0)}" for k in (Status.PASS, Status.INCONCLUSIVE, Status.SKIPPED, Status.MISMATCH, Status.ERROR))
         text = f"vjpcheck.verify {self.function} ({self.framework}): {self.examples} examples in {self.seconds:.1f}s — {parts}"
         if self.shrink_examples:
             text += f" (+{self.shrink_examples} while shrinking)"
@@ -245,7 +245,7 @@ def _count(summary: Summary, verdict) -> None:
         if o.ok:
             summary.oracles_run[o.name] += 1
     event(f"verdict: {status}")
-    if status == "skipped":
+    if status in ("skipped", "inconclusive"):
         for reason in verdict.reasons[:1]:
             summary.skip_reasons[reason_key(reason)] += 1
 

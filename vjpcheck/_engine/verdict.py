@@ -11,7 +11,7 @@ from typing import Any
 from .results import ERROR_FINDINGS, VALUE_FINDINGS, Comparison, Finding, OracleResult, is_failing
 from .story import distinct_digits, number, tell
 
-_PRECEDENCE = {"crashed": 4, "error": 3, "mismatch": 2, "skipped": 1, "pass": 0}
+_PRECEDENCE = {"crashed": 5, "error": 4, "mismatch": 3, "inconclusive": 2, "skipped": 1, "pass": 0}
 
 
 def reason_key(reason: str) -> str:
@@ -119,7 +119,7 @@ class Verdict:
     # ---- presentation --------------------------------------------------------------
     def summary(self) -> str:
         text = f"{self.overall_status.upper()}: {self.function} ({self.framework})"
-        if self.reasons and self.overall_status == "skipped":
+        if self.reasons and self.overall_status in ("skipped", "inconclusive"):
             text += f" — {self.reasons[0]}"
         return text
 
@@ -152,7 +152,7 @@ class Verdict:
         if values:
             lines += self._value_lines(story, values, brief)
         if self.reasons:
-            lines.append("  skipped: " + "; ".join(_short(r, 200) for r in self.reasons[:4]))
+            lines.append(f"  {'inconclusive' if self.status == 'inconclusive' else 'skipped'}: " + "; ".join(_short(r, 200) for r in self.reasons[:4]))
         unavailable = [o for o in self.oracles if o.status == "unavailable"]
         if unavailable:
             lines.append("  not run: " + "; ".join(f"{o.name} ({_short(o.message, 120)})" for o in unavailable))

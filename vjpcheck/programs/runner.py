@@ -151,9 +151,9 @@ def _record(verdict, chunk: Chunk, known) -> dict:
         "ops": [n["op"] for n in program.get("nodes", [])],
         "dtypes": sorted({s["dtype"] for s in program.get("inputs", [])}),
         "seconds": round(verdict.seconds, 4),
-        "status": "pass" if status == "pass" else "skipped" if status == "skipped" else "unexplained",
+        "status": "pass" if status == "pass" else "skipped" if status in ("skipped", "inconclusive") else "unexplained",
     }
-    if status == "skipped":
+    if status in ("skipped", "inconclusive"):
         reasons = list(verdict.reasons) + [r for c in verdict.children for r in c.reasons]
         record["reason"] = reason_key(reasons[0]) if reasons else "unknown"
     elif is_failing(status):

@@ -72,7 +72,7 @@ def _session_case(model: ReportModel) -> ET.Element | None:
 
 
 def _all_skipped(records: list[dict]) -> bool:
-    return all(r["status"] == "skipped" for r in records)
+    return all(r["status"] in ("skipped", "inconclusive") for r in records)
 
 
 def _wrap(suite: ET.Element) -> ET.Element:

@@ -48,7 +48,7 @@ class ReportModel:
             return INTERRUPTED
         if any(self.totals.get(s, 0) for s in FAILING) or self.problems:
             return FAILED
-        if not sum(n for s, n in self.totals.items() if s != Status.SKIPPED):
+        if not sum(n for s, n in self.totals.items() if s not in (Status.SKIPPED, Status.INCONCLUSIVE)):
             return NOTHING_CHECKED
         return CLEAN
 

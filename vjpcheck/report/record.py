@@ -107,7 +107,7 @@ def record_from_summary(summary, test: str, kind: str = "verify") -> list[Record
     return [
         Record(
             test, summary.function, summary.framework, status, kind=kind, device=device, dtype=dtype, count=count,
-            reasons=[r for r, _ in summary.skip_reasons.most_common(3)] if status == "skipped" else [],
+            reasons=[r for r, _ in summary.skip_reasons.most_common(3)] if status in ("skipped", "inconclusive") else [],
             seconds=summary.seconds * count / total,
         )
         for (device, dtype, status), count in sorted(summary.breakdown.items())

@@ -1,0 +1,41 @@
+"""A pass means an independent reference checked it; anything less says so."""
+
+import torch
+
+import vjpcheck
+
+
+def test_agreement_among_one_frameworks_ad_methods_is_inconclusive():
+    verdict = vjpcheck.check_vjp(torch.sin, torch.linspace(-1, 1, 5, dtype=torch.float64), oracles=["torch.backward", "torch.autograd.grad"])
+    assert verdict.status == "inconclusive" and not verdict.passed
+    assert "no independent reference" in verdict.reasons[0]
+    assert "inconclusive: no independent reference" in verdict.explain()
+
+
+def test_sort_of_8000_entries_without_finite_differences_is_not_a_pass():
+    """Every probe direction crosses a tie or a kink of sort at this size: finite differences
+    never run, and only PyTorch's own rules were compared (once reported as pass)."""
+    x = torch.randn(8000, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    verdict = vjpcheck.check_vjp(lambda t: torch.sort(t).values, x, framework="torch")
+    assert verdict.status in ("inconclusive", "skipped"), verdict.explain()
+    assert not verdict.passed
+
+
+def test_a_pass_still_passes_with_finite_differences():
+    verdict = vjpcheck.check_vjp(torch.sin, torch.linspace(-1, 1, 5, dtype=torch.float64))
+    assert verdict.status == "pass", verdict.explain()
+
+
+def test_a_twin_in_the_other_framework_is_an_independent_reference():
+    import jax.numpy as jnp
+
+    verdict = vjpcheck.check_vjp(torch.sin, torch.linspace(-1, 1, 5, dtype=torch.float64), twin=jnp.sin, oracles=["torch.backward", "jax.vjp"])
+    assert verdict.status == "pass", verdict.explain()
+
+
+def test_verify_counts_inconclusive_examples_apart():
+    from vjpcheck.strategies import tensor
+
+    summary = vjpcheck.verify(torch.tanh, tensor("n", dtype="float64"), oracles=["torch.backward", "torch.func.vjp"], max_examples=5, seed=0)
+    assert summary.counts["inconclusive"] == summary.examples and summary.counts["pass"] == 0
+    assert "inconclusive: 5" in str(summary)
