@@ -39,3 +39,11 @@ def test_verify_counts_inconclusive_examples_apart():
     summary = vjpcheck.verify(torch.tanh, tensor("n", dtype="float64"), oracles=["torch.backward", "torch.func.vjp"], max_examples=5, seed=0)
     assert summary.counts["inconclusive"] == summary.examples and summary.counts["pass"] == 0
     assert "inconclusive: 5" in str(summary)
+
+
+def test_a_function_returning_no_array_is_a_finding_not_an_exception():
+    x = torch.linspace(-1, 1, 3, dtype=torch.float64)
+    for fn in (lambda t: None, lambda t: {"y": t.sin()}, lambda t: float(t.sum())):
+        verdict = vjpcheck.check_vjp(fn, x, framework="torch")
+        assert verdict.status == "error"
+        assert [f.kind for f in verdict.findings] == ["forward-error"] and "outputs must be torch arrays" in verdict.findings[0].message

@@ -205,7 +205,7 @@ def _forward_once(fn: Callable, name: str, backend: Backend, args: tuple, infos:
 def _describe_outputs(name: str, backend: Backend, leaves: list) -> tuple[list[ArrayInfo], list[bool], list[np.ndarray]]:
     for k, leaf in enumerate(leaves):
         if not backend.is_array(leaf):
-            raise ValueError(
+            raise ForwardError(  # a problem of the function, not of the call: a finding
                 f"{name} returned {type(leaf).__name__} as output {k}; outputs must be "
                 f"{backend.name} arrays or tuples of them"
             )
