@@ -47,3 +47,15 @@ def test_a_function_returning_no_array_is_a_finding_not_an_exception():
         verdict = vjpcheck.check_vjp(fn, x, framework="torch")
         assert verdict.status == "error"
         assert [f.kind for f in verdict.findings] == ["forward-error"] and "outputs must be torch arrays" in verdict.findings[0].message
+
+
+def test_randomness_inside_the_function_is_named_non_deterministic():
+    """Once explained as 'not Lipschitz (a jump like floor/sign)'."""
+    x = torch.linspace(-1, 1, 50, dtype=torch.float64)
+    for fn in (lambda t: torch.nn.functional.dropout(t, 0.5, training=True), lambda t: t + torch.randn_like(t)):
+        verdict = vjpcheck.check_vjp(fn, x, framework="torch")
+        assert verdict.status == "error"
+        assert [f.kind for f in verdict.findings] == ["non-deterministic"], verdict.explain()
+        assert "seed its randomness" in verdict.findings[0].message
+    seeded = lambda t: t * torch.rand(t.shape, generator=torch.Generator().manual_seed(0), dtype=t.dtype)  # noqa: E731
+    assert vjpcheck.check_vjp(seeded, x, framework="torch").status == "pass"

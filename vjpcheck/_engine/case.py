@@ -10,12 +10,21 @@ import numpy as np
 
 from ..frameworks import ArrayInfo, Backend, backend_named, detect_backend
 from ..frameworks.base import flatten_outputs
-from .numeric import is_complex_dtype, is_differentiable_dtype, random_like
+from .numeric import is_complex_dtype, is_differentiable_dtype, random_like, rounding_unit
 from .results import array_to_json
 
 
 class ForwardError(Exception):
-    """The function under test raised on the case's arguments."""
+    """The function under test raised on the case's arguments (or returned no array)."""
+
+    kind = "forward-error"
+
+
+class NonDeterministic(ForwardError):
+    """Two calls on the same arguments gave different outputs (dropout, randn inside):
+    no derivative to check, and finite differences would read the noise as jumps."""
+
+    kind = "non-deterministic"
 
 
 def function_name(fn: Any) -> str:
@@ -130,6 +139,7 @@ def build_case(
     raw = _forward_once(fn, name, backend, args, infos)
     leaves, single = flatten_outputs(raw), not isinstance(raw, (tuple, list))
     out_infos, out_diff, output_values = _describe_outputs(name, backend, leaves)
+    _same_twice(fn, name, backend, args, infos, output_values, out_infos)
     cotangents = _resolve_cotangents(v, name, backend, out_infos, out_diff, single, seed)
     output_scale = max((float(np.max(np.abs(y), initial=0.0)) for y, d in zip(output_values, out_diff) if d), default=0.0)
     return Case(
@@ -200,6 +210,26 @@ def _forward_once(fn: Callable, name: str, backend: Backend, args: tuple, infos:
         raise ForwardError(
             f"{name}({call}) raised {type(exc).__name__}: {exc}\n" + "".join(traceback.format_exc(limit=6))
         ) from exc
+
+
+def _same_twice(fn: Callable, name: str, backend: Backend, args: tuple, infos: list, first: list[np.ndarray], out_infos: list) -> None:
+    """Call ``fn`` a second time on fresh copies: outputs that differ by more than rounding
+    (√ε of the output's size, so that a GPU's reordered sums pass) mean randomness inside."""
+    again = flatten_outputs(_forward_once(fn, name, backend, args, infos))
+    for k, (a, leaf, info) in enumerate(zip(first, again, out_infos)):
+        b = backend.to_numpy(leaf) if backend.is_array(leaf) else None
+        if b is None or b.shape != a.shape:
+            raise NonDeterministic(f"{name} is not deterministic: a second call on the same arguments gave a different output {k} structure")
+        nan_a, nan_b = np.isnan(a), np.isnan(b)
+        with np.errstate(invalid="ignore", over="ignore"):
+            diff = np.where(nan_a | nan_b, 0.0, np.abs(a - b))
+            limit = np.sqrt(rounding_unit(info.dtype)[0]) * max(float(np.max(np.abs(np.where(nan_a, 0, a)), initial=0.0)), 1e-30)
+        if np.any(nan_a != nan_b) or float(np.max(diff, initial=0.0)) > limit:
+            raise NonDeterministic(
+                f"{name} is not deterministic: two calls on the same arguments differ in output {k} "
+                f"(max difference {float(np.max(diff, initial=0.0)):.3g}); seed its randomness inside the function "
+                "(e.g. a fixed torch.Generator / jax.random key) or check it in eval mode"
+            )
 
 
 def _describe_outputs(name: str, backend: Backend, leaves: list) -> tuple[list[ArrayInfo], list[bool], list[np.ndarray]]:

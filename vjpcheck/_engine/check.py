@@ -358,7 +358,7 @@ def _forward_error(fn: Callable, args: tuple, opts: CheckOptions, exc: ForwardEr
         status="error",
         function=function_name(fn),
         framework=opts.framework or _framework_of(args),
-        findings=[Finding(kind="forward-error", message=message.splitlines()[0], details={"traceback": message})],
+        findings=[Finding(kind=exc.kind, message=message.splitlines()[0], details={"traceback": message})],
         seconds=time.perf_counter() - start,
     )
 

@@ -50,6 +50,7 @@ class FindingKind(StrEnum):
     WRONG_DEVICE = "wrong-device"
     MUTATED_INPUT = "mutated-input"  # an input was modified by a forward/backward
     MUTATED_COTANGENT = "mutated-cotangent"  # a backward wrote into its incoming gradient
+    NON_DETERMINISTIC = "non-deterministic"  # two calls on the same arguments differ
 
 
 #: finding kinds whose presence makes a verdict a *mismatch* (wrong values)
