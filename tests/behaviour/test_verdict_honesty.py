@@ -36,7 +36,7 @@ def test_a_twin_in_the_other_framework_is_an_independent_reference():
 def test_verify_counts_inconclusive_examples_apart():
     from vjpcheck.strategies import tensor
 
-    summary = vjpcheck.verify(torch.tanh, tensor("n", dtype="float64"), oracles=["torch.backward", "torch.func.vjp"], max_examples=5, seed=0)
+    summary = vjpcheck.verify(torch.tanh, tensor("n", dtype="float64", min_side=1), oracles=["torch.backward", "torch.func.vjp"], max_examples=5, seed=0)
     assert summary.counts["inconclusive"] == summary.examples and summary.counts["pass"] == 0
     assert "inconclusive: 5" in str(summary)
 
@@ -59,3 +59,58 @@ def test_randomness_inside_the_function_is_named_non_deterministic():
         assert "seed its randomness" in verdict.findings[0].message
     seeded = lambda t: t * torch.rand(t.shape, generator=torch.Generator().manual_seed(0), dtype=t.dtype)  # noqa: E731
     assert vjpcheck.check_vjp(seeded, x, framework="torch").status == "pass"
+
+
+class CumsumXSinX(torch.autograd.Function):
+    """cumsum(x · sin x) with a backward scaled by ``factor`` (1: right, 2: the bug)."""
+
+    factor = 1.0
+
+    @staticmethod
+    def forward(x):
+        return torch.cumsum(x * torch.sin(x), 0)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        ctx.save_for_backward(inputs[0])
+
+    @classmethod
+    def backward(cls, ctx, g):
+        (x,) = ctx.saved_tensors
+        suffix = torch.flip(torch.cumsum(torch.flip(g, [0]), 0), [0])
+        return cls.factor * suffix * (torch.sin(x) + x * torch.cos(x))
+
+
+class CumsumXSinXTwice(CumsumXSinX):
+    factor = 2.0
+
+
+def test_float32_probe_mode_never_passes_a_2x_wrong_backward():
+    """Probes of a float32 case had a bound of 640 × ‖vᵀJ‖ at n = 1e5: a 2× error passed.
+    Now the rule runs in float64 too (checked by the probes under float64's bound) and the
+    float32 result is compared with it entry by entry."""
+    x = torch.randn(100_000, dtype=torch.float32, generator=torch.Generator().manual_seed(0))
+    wrong = vjpcheck.check_vjp(CumsumXSinXTwice.apply, x)
+    assert wrong.status == "mismatch", wrong.explain()
+    right = vjpcheck.check_vjp(CumsumXSinX.apply, x)
+    assert right.status == "pass", right.explain()
+    assert any(o.name == "torch.float64" and o.ok for o in right.oracles)
+
+
+class Float32Only(CumsumXSinX):
+    """A kernel that exists in float32 only: the float64 stage cannot run."""
+
+    @staticmethod
+    def forward(x):
+        if x.dtype != torch.float32:
+            raise TypeError("float32 only")
+        return torch.cumsum(x * torch.sin(x), 0)
+
+
+def test_loose_probes_alone_are_inconclusive():
+    """Without the float64 stage, probes whose bound exceeds 0.1 × ‖vᵀJ‖ cannot make a pass."""
+    x = torch.randn(100_000, dtype=torch.float32, generator=torch.Generator().manual_seed(0))
+    verdict = vjpcheck.check_vjp(Float32Only.apply, x)
+    assert verdict.status == "inconclusive", verdict.explain()
+    assert "too loose" in verdict.reasons[0]
+    assert any(o.name == "torch.float64" and o.status == "unavailable" for o in verdict.oracles)

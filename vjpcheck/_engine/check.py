@@ -7,6 +7,7 @@ verdict → reproducer (→ the same again, one order up).
 from __future__ import annotations
 
 import dataclasses
+import math
 import time
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
@@ -21,7 +22,7 @@ from .probe import probe_statement
 from .recording import announce
 from .reproducer import build_reproducer, write_reproducer
 from .results import ERROR_FINDINGS, VALUE_FINDINGS, Comparison, Finding, OracleResult, Status, is_failing
-from .tolerance import case_rtol, compare_projection, compare_vectors
+from .tolerance import RTOL, case_rtol, compare_projection, compare_vectors
 from .twin import compare_forward_values, reference_outputs, twin_case
 from .verdict import Verdict
 
@@ -194,11 +195,22 @@ def select_oracles(case: Case, opts: CheckOptions) -> OraclePlan:
         from ..oracles.primal import PrimalAD
 
         plan.oracles.append(PrimalAD(case.framework, primal_fn))
+    if "finite_differences" in names and _probe_mode(case, opts):
+        from ..oracles.widened import WidenedRule, needs_widening
+
+        if needs_widening(case):  # probe mode's bound is too loose in low precision: two stages
+            plan.oracles.append(WidenedRule(case.framework))
     if opts.twin is not None:  # names validated before the twin's forward runs
         ad_names = twin_names or [n for n in default_oracles(twin_framework) if n != "finite_differences"]
         plan.twin_oracles = make_oracles(ad_names, twin_framework)
         plan.twin = twin_case(case, opts.twin)
     return plan
+
+
+def _probe_mode(case: Case, opts: CheckOptions) -> bool:
+    """Whether finite differences will run in probe mode (the rule of their oracle)."""
+    coords = sum(int(np.prod(i.shape, dtype=np.int64)) * (2 if i.dtype.startswith("complex") else 1) for i in case.wrt_infos)
+    return opts.mode == "probe" or (opts.mode == "auto" and coords > opts.fd_max_coords)
 
 
 # ---- one case ------------------------------------------------------------------------
@@ -226,20 +238,41 @@ def check_case(case: Case, plan: OraclePlan, ctx: OracleContext, label: str = "f
     verdict.reasons = _skip_reasons(results, verdict.findings)
     verdict.status = classify(verdict.findings, verdict.reasons)
     if verdict.status == Status.PASS:
-        missing = unreferenced(results, comparisons, case.framework)
+        missing = unreferenced(results, comparisons, case.framework, verdict.probe)
         if missing:
             verdict.status, verdict.reasons = Status.INCONCLUSIVE, [missing]
     return verdict
 
 
-def unreferenced(results: list[OracleResult], comparisons: list[Comparison], framework: str) -> str:
+#: probe mode counts as a reference only if it would catch an error of this fraction of
+#: ‖vᵀJ‖ (with probability ≥ 1 − 1e-6); a looser bound makes the verdict inconclusive
+PROBE_MAX_RELATIVE = 0.1
+
+
+def unreferenced(results: list[OracleResult], comparisons: list[Comparison], framework: str, probe: dict | None = None) -> str:
     """Why agreement is not a pass ("" when it is one): a pass needs an independent
     reference (finite differences on compared entries, or the other framework) that agreed
-    with the rule under test; AD methods of one framework share its rules."""
+    with the rule under test; AD methods of one framework share its rules. Finite-difference
+    probes count only where their bound is tight (:data:`PROBE_MAX_RELATIVE`)."""
+    if all(g.size == 0 for r in results if r.ok and r.grads is not None for g in r.grads):
+        return ""  # no entry: nothing a reference could add (shapes and dtypes are audited)
     independent = lambda name: name == "finite_differences" or not name.startswith(framework + ".")  # noqa: E731
+    per_oracle = (probe or {}).get("per_oracle", {})
+    loose = []
     for c in comparisons:
-        if c.passed and (independent(c.expected) != independent(c.got)) and (c.compared > 0 or c.kind == "projection"):
-            return ""
+        if not (c.passed and independent(c.expected) != independent(c.got) and (c.compared > 0 or c.kind == "projection")):
+            continue
+        if c.kind == "projection" and "finite_differences" in (c.expected, c.got):
+            stated = per_oracle.get(c.expected, {})
+            bound = stated.get("relative")  # None when ‖vᵀJ‖ = 0: the absolute bound decides
+            if not math.isfinite(stated.get("error_norm", math.inf)) or (bound is not None and bound > PROBE_MAX_RELATIVE):
+                loose.append((c.expected, bound))
+                continue
+        return ""
+    if loose:
+        name, bound = loose[0]
+        size = f"{bound:.3g} × ‖vᵀJ‖" if bound is not None else "an unbounded error"
+        return f"no independent reference: finite-difference probes are too loose here (an error of {size} in {name} could escape them; a pass needs ≤ {PROBE_MAX_RELATIVE:g})"
     fd = next((r for r in results if r.name == "finite_differences"), None)
     if fd is None:
         return "no independent reference: finite differences were not among the oracles, and no twin in the other framework"
@@ -280,8 +313,11 @@ def compare_all(results: list[OracleResult], case: Case, opts: CheckOptions) -> 
     pairs = [(compare_vectors, a, b) for i, a in enumerate(vectors) for b in vectors[i + 1 :]]
     pairs += [(compare_projection, p, vec) for p in projections for vec in vectors]
     comparisons, findings = [], []
+    wide_rtol = RTOL["float64"] if opts.rtol is None else opts.rtol
     for compare, a, b in pairs:
-        comparison, found = compare(a, b, case, rtol, opts.atol, reference)
+        # two results computed in float64 (finite differences of the float64 evaluation and
+        # the rule run in float64) are held to float64's bound, whatever the case's dtype
+        comparison, found = compare(a, b, case, wide_rtol if a.wide and b.wide else rtol, opts.atol, reference)
         comparisons.append(comparison)
         findings += found
     return comparisons, findings

@@ -120,6 +120,7 @@ class OracleResult:
     seconds: float = 0.0
     evaluations: int = 0  # function calls made (finite differences; a batch counts once)
     probe: bool = False  # finite differences in probe mode: projections, no vᵀJ
+    wide: bool = False  # computed in float64/complex128 whatever the case's dtype
 
     @property
     def ok(self) -> bool:

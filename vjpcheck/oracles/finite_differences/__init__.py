@@ -50,6 +50,7 @@ class FiniteDifferences(Oracle):
         probe = ctx.options.mode == "probe" or (ctx.options.mode == "auto" and n_coords > ctx.options.fd_max_coords)
         evaluator = build_evaluator(case, ctx.options.reference, batch=ctx.options.fd_batch)
         notes = [] if evaluator.mode == "reference" else [evaluator.mode]
+        result.wide = evaluator.mode == "reference"
         x0 = [np.array(p, copy=True) for p in case.primals]
         f0 = evaluator(x0)
         v_flat = np.concatenate([v.reshape(-1) for v in case.v if v is not None] or [np.zeros(0)])
