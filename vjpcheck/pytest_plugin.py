@@ -26,7 +26,8 @@ import pytest
 from ._engine.case import function_name
 from ._engine.recording import listening, silenced
 from ._engine.results import Status, is_failing
-from ._engine.validate import argparse_type, check_int, check_positive_int
+from ._engine import timeouts
+from ._engine.validate import argparse_type, check_int, check_positive_int, check_positive_number
 from .report.journal import Journal, read_journal
 from .report.record import Record, plain_text, dumps, loads, record_from_summary, record_from_verdict
 from .report.write import sibling_paths, write_reports
@@ -39,6 +40,7 @@ OPTIONS = (
     ("frameworks", "--vjpcheck-frameworks", "LIST", "frameworks to check, comma-separated: torch,jax (checks of others skip)", None),
     ("max_examples", "--vjpcheck-max-examples", "N", "Hypothesis examples per verify() call", argparse_type(check_positive_int, int)),
     ("seed", "--vjpcheck-seed", "N", "fix Hypothesis' seed for every verify() call", argparse_type(check_int, int)),
+    ("timeout", "--vjpcheck-timeout", "SECONDS", "time limit of each check: a hung forward or backward becomes a timeout finding", argparse_type(check_positive_number, float)),
 )
 KNOWN_DEVICES = ("cpu", "cuda")
 KNOWN_FRAMEWORKS = ("torch", "jax")
@@ -69,6 +71,7 @@ class Settings:
         self.frameworks = _names(get("frameworks"), KNOWN_FRAMEWORKS, "--vjpcheck-frameworks")
         self.max_examples = _converted(get("max_examples"), "max_examples")
         self.seed = _converted(get("seed"), "seed")
+        self.timeout = _converted(get("timeout"), "timeout")
         self.title = config.getoption("vjpcheck_title") or "vjpcheck report"
 
 
@@ -149,7 +152,7 @@ class RecordCarrier:
         """Every verdict made while the test runs is recorded against it, whichever entry
         point made it (``check_vjp``, ``assert_vjp``, ``verify``, a user's own ``@given``)."""
         records = item.stash.setdefault(_RECORDS, [])
-        with listening(lambda kind, obj: records.extend(_records_of(kind, obj, item.nodeid))):
+        with listening(lambda kind, obj: records.extend(_records_of(kind, obj, item.nodeid))), timeouts.session_default(self.settings.timeout):
             yield
 
     @pytest.hookimpl(hookwrapper=True)
@@ -322,6 +325,7 @@ def environment(config: pytest.Config, settings: Settings) -> dict:
             pass
     meta.update(framework_versions())
     meta["seed"] = settings.seed if settings.seed is not None else "random (set --vjpcheck-seed to fix it)"
+    meta["timeout"] = f"{settings.timeout:g} s per check" if settings.timeout else "none (set --vjpcheck-timeout)"
     meta["devices"] = ",".join(settings.devices) if settings.devices else "cpu (+cuda when available)"
     meta["frameworks"] = ",".join(settings.frameworks) if settings.frameworks else "torch,jax"
     meta["command"] = shlex.join(["pytest", *map(str, config.invocation_params.args)])

@@ -114,3 +114,52 @@ def test_loose_probes_alone_are_inconclusive():
     assert verdict.status == "inconclusive", verdict.explain()
     assert "too loose" in verdict.reasons[0]
     assert any(o.name == "torch.float64" and o.status == "unavailable" for o in verdict.oracles)
+
+
+def _hangs(x):
+    import time
+
+    while True:  # swallows ordinary exceptions, as real code sometimes does
+        try:
+            time.sleep(0.05)
+        except Exception:  # noqa: BLE001
+            pass
+
+
+class HangingBackward(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x):
+        return 2 * x
+
+    @staticmethod
+    def backward(ctx, g):
+        while True:
+            pass
+
+
+def test_a_hung_forward_or_backward_ends_as_a_timeout_within_its_limit():
+    import time
+
+    x = torch.ones(3, dtype=torch.float64)
+    for fn, where in ((_hangs, "running the forward"), (HangingBackward.apply, "in torch.backward")):
+        start = time.monotonic()
+        verdict = vjpcheck.check_vjp(fn, x, framework="torch", timeout=1.0)
+        assert time.monotonic() - start < 5
+        assert verdict.status == "error" and [f.kind for f in verdict.findings] == ["timeout"]
+        assert where in verdict.findings[0].message
+    assert torch.equal(x, torch.ones(3, dtype=torch.float64))
+
+
+def test_verify_stops_at_a_timeout_without_shrinking_it():
+    import time
+
+    from vjpcheck.strategies import tensor
+
+    start = time.monotonic()
+    try:
+        vjpcheck.verify(HangingBackward.apply, tensor("n", dtype="float64"), timeout=1.0, max_examples=20, seed=0)
+    except vjpcheck.VJPMismatch as failure:
+        assert "not shrunk" in str(failure) and "[timeout]" in str(failure)
+    else:
+        raise AssertionError("a hung backward passed")
+    assert time.monotonic() - start < 10

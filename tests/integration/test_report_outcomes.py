@@ -182,3 +182,29 @@ def test_rowsum():
     html = (project.path / "r.html").read_text()
     assert html.count("<p class=\"headline\"><b>RowSum.backward disagrees with finite differences") == 1
     assert 'class="num wrong"' in html
+
+
+def test_the_session_time_limit_applies_to_direct_calls(project):
+    project.makepyfile(test_hang="""
+import time
+import torch
+import vjpcheck
+
+
+def hangs(x):
+    time.sleep(600)
+    return x
+
+
+def test_hung_forward():
+    vjpcheck.assert_vjp(hangs, torch.ones(2, dtype=torch.float64), framework="torch")
+""")
+    start = time.monotonic()
+    result = run(project, "--vjpcheck-timeout", "1", "--vjpcheck-report", "r.html")
+    assert time.monotonic() - start < 120
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*[[]timeout[]] the check did not finish within 1 s (it was running the forward)*"])
+    report = report_json(project.path / "r.json")
+    (record,) = report["records"]
+    assert record["status"] == "error" and record["detail"]["findings"][0]["kind"] == "timeout"
+    assert report["meta"]["timeout"] == "1 s per check"

@@ -23,6 +23,7 @@ from .recording import announce
 from .reproducer import build_reproducer, write_reproducer
 from .results import ERROR_FINDINGS, VALUE_FINDINGS, Comparison, Finding, OracleResult, Status, is_failing
 from .tolerance import RTOL, case_rtol, compare_projection, compare_vectors
+from . import timeouts
 from .twin import compare_forward_values, reference_outputs, twin_case
 from .verdict import Verdict
 
@@ -60,10 +61,12 @@ def failure_message(verdict: Verdict, summary: Any = None) -> str:
     text = verdict.explain(brief=True, reproducer_path=path)
     if summary is not None:
         passed = summary.counts.get(Status.PASS, 0)
-        text += (
-            f"\n  found by vjpcheck.verify after {passed} passing example{'s' if passed != 1 else ''}"
-            f"; minimal case after {summary.shrink_examples} shrinking attempt{'s' if summary.shrink_examples != 1 else ''}"
+        timed_out = any(f.kind == "timeout" for f in verdict.all_findings())
+        shrunk = (
+            "not shrunk (each attempt could take the whole time limit)" if timed_out
+            else f"minimal case after {summary.shrink_examples} shrinking attempt{'s' if summary.shrink_examples != 1 else ''}"
         )
+        text += f"\n  found by vjpcheck.verify after {passed} passing example{'s' if passed != 1 else ''}; {shrunk}"
     return text
 
 
@@ -86,6 +89,7 @@ def check_vjp(
     mode: str = DEFAULTS.mode,
     probes: int = DEFAULTS.probes,
     fd_batch: bool = DEFAULTS.fd_batch,
+    timeout: float | None = DEFAULTS.timeout,
 ) -> Verdict:
     """Check that every available way of computing vᵀJ for ``fn(*args)`` agrees.
 
@@ -124,6 +128,10 @@ def check_vjp(
         fd_batch: evaluate the perturbed points of finite differences as batches
             (``vmap``), falling back to one call per point where that fails; ``False``
             forces one call per point (slower; for comparisons).
+        timeout: seconds the whole check may take; a hung forward or backward becomes an
+            ``error`` verdict with a ``timeout`` finding (see ``vjpcheck._engine.timeouts``
+            for where it can be enforced). Default: the plugin's ``--vjpcheck-timeout``
+            inside a test, else none.
 
     Returns:
         a :class:`Verdict`. Bad arguments raise ``TypeError``/``ValueError``; problems of
@@ -132,7 +140,7 @@ def check_vjp(
     opts = CheckOptions(
         wrt=wrt, oracles=oracles, order=order, twin=twin, primal=primal, reference=reference,
         framework=framework, seed=seed, rtol=rtol, atol=atol, fd_max_coords=fd_max_coords,
-        jacobian_max_rows=jacobian_max_rows, mode=mode, probes=probes, fd_batch=fd_batch,
+        jacobian_max_rows=jacobian_max_rows, mode=mode, probes=probes, fd_batch=fd_batch, timeout=timeout,
     )
     verdict = check_with_options(fn, args, v, opts)
     announce("check", verdict)
@@ -149,12 +157,37 @@ def assert_vjp(fn: Callable, *args: Any, **options: Any) -> Verdict:
 
 
 def check_with_options(fn: Callable, args: tuple, v: Any, opts: CheckOptions) -> Verdict:
-    """The pipeline behind :func:`check_vjp`, on validated options."""
+    """The pipeline behind :func:`check_vjp`, on validated options, within its time limit."""
     start = time.perf_counter()
+    limit = timeouts.effective(opts.timeout)
+    timeouts.set_phase("running the forward")
+    built: dict = {}  # the case, once built: a timeout verdict still describes it
+    try:
+        with timeouts.time_limit(limit):
+            return _check(fn, args, v, opts, start, built)
+    except timeouts.CheckTimeout as exc:
+        return _timeout_verdict(fn, args, opts, exc, start, built.get("case"))
+
+
+def _timeout_verdict(fn: Callable, args: tuple, opts: CheckOptions, exc: timeouts.CheckTimeout, start: float, case: Case | None) -> Verdict:
+    message = f"{exc}: a forward or backward that hangs, or a case too large for the limit (timeout={exc.seconds:g})"
+    return Verdict(
+        status="error",
+        function=function_name(fn),
+        framework=opts.framework or _framework_of(args),
+        case=describe_case(case) if case is not None else {},
+        findings=[Finding(kind="timeout", message=message)],
+        reproducer=build_reproducer(case, *opts.reproducer_options()) if case is not None else "",
+        seconds=time.perf_counter() - start,
+    )
+
+
+def _check(fn: Callable, args: tuple, v: Any, opts: CheckOptions, start: float, built: dict) -> Verdict:
     try:
         case = build_case(fn, args, v=v, wrt=opts.wrt, framework=opts.framework, seed=opts.seed)
     except ForwardError as exc:
         return _forward_error(fn, args, opts, exc, start)
+    built["case"] = case
     case_seconds = time.perf_counter() - start
     plan = select_oracles(case, opts)
     verdict = check_case(case, plan, OracleContext(options=opts))
@@ -296,6 +329,7 @@ def run_oracles(runs: list[tuple[Oracle, Case]], case: Case, ctx: OracleContext)
     after each one, the caller's arrays are audited (and restored if it changed them)."""
     results, findings, notes = [], [], []
     for oracle, oracle_case in runs:
+        timeouts.set_phase(f"in {oracle.name}")
         result = oracle.run(oracle_case, ctx)
         results.append(result)
         findings += result.findings + caller_unchanged(case, result.name)

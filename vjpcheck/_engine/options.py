@@ -6,7 +6,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
-from .validate import check_callable, check_choice, check_int, check_nonnegative_int, check_number, check_positive_int
+from .validate import check_callable, check_choice, check_int, check_nonnegative_int, check_number, check_positive_int, check_positive_number
 
 MODES = ("auto", "full", "probe")
 FRAMEWORKS = ("torch", "jax")
@@ -37,6 +37,7 @@ class CheckOptions:
     mode: str = "auto"
     probes: int = 3
     fd_batch: bool = True
+    timeout: float | None = None  # seconds per check (None: the session's, else none)
 
     def __post_init__(self) -> None:
         # wrt: its positions are checked against the arguments (and named as given) by build_case
@@ -58,6 +59,8 @@ class CheckOptions:
         check_nonnegative_int("fd_max_coords", self.fd_max_coords)
         check_nonnegative_int("jacobian_max_rows", self.jacobian_max_rows)
         check_choice("mode", self.mode, MODES)
+        if self.timeout is not None:
+            check_positive_number("timeout", self.timeout)
         check_positive_int("probes", self.probes)
         if not isinstance(self.fd_batch, bool):
             raise TypeError(f"fd_batch must be True or False, got {self.fd_batch!r}")

@@ -51,6 +51,7 @@ class FindingKind(StrEnum):
     MUTATED_INPUT = "mutated-input"  # an input was modified by a forward/backward
     MUTATED_COTANGENT = "mutated-cotangent"  # a backward wrote into its incoming gradient
     NON_DETERMINISTIC = "non-deterministic"  # two calls on the same arguments differ
+    TIMEOUT = "timeout"  # the check did not finish within its time limit
 
 
 #: finding kinds whose presence makes a verdict a *mismatch* (wrong values)

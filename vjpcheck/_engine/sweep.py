@@ -20,7 +20,7 @@ from .case import function_name
 from .numeric import is_differentiable_dtype
 from .options import CheckOptions
 from .recording import announce
-from .results import Status, is_failing
+from .results import FindingKind, Status, is_failing
 from .validate import check_positive_int
 from ..strategies import COTANGENT_KINDS, LAYOUTS, DrawnArray, cotangent
 from .verdict import case_key, reason_key
@@ -147,6 +147,11 @@ def verify(
     start = time.perf_counter()
     try:
         runner()
+    except _TimedOut as timed_out:
+        summary.seconds = time.perf_counter() - start
+        failure = VJPMismatch(timed_out.verdict, summary=summary)
+        announce("verify-failure", failure)
+        raise failure from None
     except VJPMismatch as found:
         summary.seconds = time.perf_counter() - start
         # a fresh exception: the minimal case says everything Hypothesis' notes (the drawn
@@ -227,10 +232,21 @@ def _property(fn, strategies, opts: CheckOptions, summary: Summary, devices, kin
         v = _draw_cotangent(data, fn, args, framework, kinds, layouts)
         verdict = check_with_options(fn, tuple(args), v, opts)
         _count(summary, verdict)
+        if any(f.kind == FindingKind.TIMEOUT for f in verdict.all_findings()):
+            raise _TimedOut(verdict)  # not shrunk: every attempt could take the whole limit
         if is_failing(verdict.overall_status):
             raise VJPMismatch(verdict)
 
     return property_
+
+
+class _TimedOut(BaseException):
+    """Ends a Hypothesis run at the first example that timed out (a BaseException, so that
+    Hypothesis does not shrink it: each attempt could take the whole time limit)."""
+
+    def __init__(self, verdict):
+        super().__init__("a check timed out")
+        self.verdict = verdict
 
 
 def _count(summary: Summary, verdict) -> None:

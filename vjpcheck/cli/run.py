@@ -49,7 +49,7 @@ def build_plan(examples_per_op: int, programs: int, devices: list[str], seed: in
     return {"chunks": entries, "deadline": time.time() + time_budget, "created": time.time()}
 
 
-def run(examples_per_op: int = 3, programs: int = 200, devices: list[str] | None = None, workers: str = "auto", seed: int = 0, time_budget: float = 600.0, report: str = os.path.join("reports", "vjpcheck.html"), ops: list[str] | None = None, quiet: bool = False) -> int:
+def run(examples_per_op: int = 3, programs: int = 200, devices: list[str] | None = None, workers: str = "auto", seed: int = 0, time_budget: float = 600.0, report: str = os.path.join("reports", "vjpcheck.html"), ops: list[str] | None = None, quiet: bool = False, timeout: float = 120.0) -> int:
     """Run the built-in checks; returns the exit code (0 clean, 1 discrepancies, 2 usage)."""
     import pytest
 
@@ -73,7 +73,7 @@ def run(examples_per_op: int = 3, programs: int = 200, devices: list[str] | None
             tests, "-c", ini, "--rootdir", tmp, "-p", "vjpcheck", "-p", "no:cacheprovider",
             "-n", "0" if str(workers) == "1" else str(workers),
             "--vjpcheck-report", report, "--vjpcheck-title", "vjpcheck run: built-in checks",
-            "--vjpcheck-run-plan", plan_path,
+            "--vjpcheck-run-plan", plan_path, "--vjpcheck-timeout", str(timeout),
             "-W", "ignore", "-o", "console_output_style=progress", "-q" if not quiet else "-qq",
             "--tb=line",
         ]
@@ -147,6 +147,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
     rn.add_argument("--devices", type=_devices, default=None, help="comma-separated: cpu,cuda (default: cpu, plus cuda when available)")
     rn.add_argument("--workers", type=_workers, default="auto", help="pytest-xdist workers: a number or auto (default auto)")
     rn.add_argument("--time-budget", type=_common.positive_seconds, default=600.0, help="seconds; chunks not started by then are skipped (default 600)")
+    rn.add_argument("--timeout", type=_common.positive_seconds, default=120.0, help="seconds one check may take before it is a timeout finding (default 120)")
     rn.add_argument("--ops", type=_common.names, default=None, help="comma-separated op names for the catalogue (default all)")
     rn.add_argument("--seed", type=_common.nonnegative_int, default=0, help="random seed (default 0)")
     rn.add_argument("--report", default=os.path.join("reports", "vjpcheck.html"), help="HTML report path (default reports/vjpcheck.html)")
@@ -162,4 +163,4 @@ def main(args: argparse.Namespace) -> int:
     )
     if code:
         return code
-    return run(args.examples_per_op, args.programs, args.devices, args.workers, args.seed, args.time_budget, args.report, args.ops, args.quiet)
+    return run(args.examples_per_op, args.programs, args.devices, args.workers, args.seed, args.time_budget, args.report, args.ops, args.quiet, args.timeout)
