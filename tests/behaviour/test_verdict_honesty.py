@@ -163,3 +163,35 @@ def test_verify_stops_at_a_timeout_without_shrinking_it():
     else:
         raise AssertionError("a hung backward passed")
     assert time.monotonic() - start < 10
+
+
+def test_outputs_pytorch_declares_non_differentiable_are_left_out():
+    """native_layer_norm's mean and rstd do not require grad: finite differences saw them,
+    autograd did not (mismatch ratios of 1e6)."""
+    g = torch.Generator().manual_seed(0)
+    x, w, b = (torch.randn(*s, dtype=torch.float64, generator=g) for s in ((3, 4), (4,), (4,)))
+    verdict = vjpcheck.check_vjp(lambda x, w, b: torch.native_layer_norm(x, [4], w, b, 1e-5), x, w, b, framework="torch")
+    assert verdict.status == "pass", verdict.explain()
+    assert any("outputs 1, 2" in n and "non-differentiable" in n for n in verdict.notes)
+
+
+def test_a_silently_detached_function_is_still_caught():
+    """Only declared-constant outputs beside differentiable ones are left out: a function
+    whose every output lost its gradient is a bug."""
+    import numpy as np
+
+    x = torch.linspace(-1, 1, 4, dtype=torch.float64)
+    verdict = vjpcheck.check_vjp(lambda t: torch.from_numpy(np.sin(t.detach().numpy())), x, framework="torch")
+    assert verdict.status in ("mismatch", "error"), verdict.explain()
+
+
+def test_a_helper_methods_own_limitation_is_not_the_functions_error():
+    """torch.autograd.functional.jacobian cannot stack a zero-element output, and the
+    explicit Jacobian path trips on view_as_real storage offsets for std_mean of complex
+    input: once 'error' of the op, now 'unavailable' while torch.autograd.grad ran."""
+    x = torch.randn(3, 4, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    zero = vjpcheck.check_vjp(lambda t: (2 * t, t[:0]), x, framework="torch")
+    assert zero.status == "pass", zero.explain()
+    assert any(o.name == "torch.jacobian" and o.status == "unavailable" and "limitation" in o.message for o in zero.oracles)
+    z = torch.randn(5, dtype=torch.complex128, generator=torch.Generator().manual_seed(1))
+    assert vjpcheck.check_vjp(lambda t: torch.std_mean(t), z, framework="torch").status == "pass"

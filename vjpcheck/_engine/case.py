@@ -61,6 +61,7 @@ class Case:
     output_values: list = field(default_factory=list)  # forward values of every output
     output_scale: float = 0.0  # max |y| over the differentiable outputs
     seed: int = 0
+    notes: list[str] = field(default_factory=list)  # what the verdict should say about the case
 
     # ---- views used by oracles -------------------------------------------------------
     @property
@@ -139,7 +140,8 @@ def build_case(
     raw = _forward_once(fn, name, backend, args, infos)
     leaves, single = flatten_outputs(raw), not isinstance(raw, (tuple, list))
     out_infos, out_diff, output_values = _describe_outputs(name, backend, leaves)
-    _same_twice(fn, name, backend, args, infos, output_values, out_infos)
+    constant = _second_call(fn, name, backend, args, infos, wrt_t, output_values, out_infos)
+    out_diff, notes = _declared_nondifferentiable(name, backend, out_diff, constant)
     cotangents = _resolve_cotangents(v, name, backend, out_infos, out_diff, single, seed)
     output_scale = max((float(np.max(np.abs(y), initial=0.0)) for y, d in zip(output_values, out_diff) if d), default=0.0)
     return Case(
@@ -160,6 +162,7 @@ def build_case(
         output_values=output_values,
         output_scale=output_scale if np.isfinite(output_scale) else 0.0,
         seed=int(seed),
+        notes=notes,
     )
 
 
@@ -212,13 +215,26 @@ def _forward_once(fn: Callable, name: str, backend: Backend, args: tuple, infos:
         ) from exc
 
 
-def _same_twice(fn: Callable, name: str, backend: Backend, args: tuple, infos: list, first: list[np.ndarray], out_infos: list) -> None:
-    """Call ``fn`` a second time on fresh copies: outputs that differ by more than rounding
-    (√ε of the output's size, so that a GPU's reordered sums pass) mean randomness inside."""
-    again = flatten_outputs(_forward_once(fn, name, backend, args, infos))
+def _second_call(fn: Callable, name: str, backend: Backend, args: tuple, infos: list, wrt: tuple, first: list[np.ndarray], out_infos: list) -> list[bool]:
+    """Call ``fn`` a second time, on copies the framework's AD tracks: outputs that differ
+    by more than rounding (√ε of the output's size, so that a GPU's reordered sums pass)
+    mean randomness inside (:class:`NonDeterministic`). Returns, per output, whether the
+    framework declares it non-differentiable. A function that cannot run on tracked copies
+    (in place on its input) runs on plain ones."""
+    try:
+        tracked = [
+            (backend.tracked_copy(a) if i in wrt else backend.copy(a)) if info is not None else a
+            for i, (a, info) in enumerate(zip(args, infos))
+        ]
+        with backend.precision(infos):
+            again = flatten_outputs(fn(*tracked))
+        constant = backend.declared_constant(again)
+    except Exception:  # noqa: BLE001 - the plain call below reports a real forward error
+        again = flatten_outputs(_forward_once(fn, name, backend, args, infos))
+        constant = [False] * len(again)
     for k, (a, leaf, info) in enumerate(zip(first, again, out_infos)):
         b = backend.to_numpy(leaf) if backend.is_array(leaf) else None
-        if b is None or b.shape != a.shape:
+        if b is None or b.shape != a.shape or len(again) != len(first):
             raise NonDeterministic(f"{name} is not deterministic: a second call on the same arguments gave a different output {k} structure")
         nan_a, nan_b = np.isnan(a), np.isnan(b)
         with np.errstate(invalid="ignore", over="ignore"):
@@ -230,6 +246,21 @@ def _same_twice(fn: Callable, name: str, backend: Backend, args: tuple, infos: l
                 f"(max difference {float(np.max(diff, initial=0.0)):.3g}); seed its randomness inside the function "
                 "(e.g. a fixed torch.Generator / jax.random key) or check it in eval mode"
             )
+    return constant
+
+
+def _declared_nondifferentiable(name: str, backend: Backend, out_diff: list[bool], constant: list[bool]) -> tuple[list[bool], list[str]]:
+    """Floating outputs the framework declares non-differentiable (layer norm's mean and
+    rstd, batch-norm statistics) are left out of every comparison, when others remain."""
+    dropped = [k for k, (d, c) in enumerate(zip(out_diff, constant)) if d and c]
+    if not dropped or len(dropped) == sum(out_diff):
+        return out_diff, []
+    note = (
+        f"output{'s' if len(dropped) > 1 else ''} {', '.join(map(str, dropped))} of {name} "
+        f"{'are' if len(dropped) > 1 else 'is'} declared non-differentiable by {backend.name} "
+        "(no gradient flows through it): left out of every comparison"
+    )
+    return [d and not c for d, c in zip(out_diff, constant)], [note]
 
 
 def _describe_outputs(name: str, backend: Backend, leaves: list) -> tuple[list[ArrayInfo], list[bool], list[np.ndarray]]:

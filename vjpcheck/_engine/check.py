@@ -258,6 +258,7 @@ def check_case(case: Case, plan: OraclePlan, ctx: OracleContext, label: str = "f
         return verdict
     findings = _forward_agreement(case, plan, ctx.options)
     results, oracle_findings, notes = run_oracles(plan.runs(case), case, ctx)
+    notes = list(case.notes) + notes
     compare_start = time.perf_counter()
     comparisons, compare_findings = compare_all(results, case, ctx.options)
     compare_findings, outvoted = outvoted_primal(results, comparisons, compare_findings)
@@ -335,7 +336,24 @@ def run_oracles(runs: list[tuple[Oracle, Case]], case: Case, ctx: OracleContext)
         findings += result.findings + caller_unchanged(case, result.name)
         if result.message and result.ok:
             notes.append(f"{result.name}: {result.message}")
+    findings = _auxiliary_crashes_unavailable(runs, results, findings, case.backend.builtin_vjp_oracle)
     return results, findings, notes
+
+
+def _auxiliary_crashes_unavailable(runs, results: list[OracleResult], findings: list[Finding], primary: str) -> list[Finding]:
+    """An auxiliary route (explicit Jacobian, torch.func) that crashed while the primary
+    route through the same rule ran is a limitation of the method, not of the function:
+    ``unavailable`` with its reason, and no finding."""
+    if not any(r.name == primary and r.ok for r in results):
+        return findings
+    dropped = set()
+    for (oracle, _), result in zip(runs, results):
+        if oracle.auxiliary and result.status == "error" and all(f.kind == "oracle-error" for f in result.findings):
+            result.status = "unavailable"
+            result.message = f"{result.message[:200]} (a limitation of this method; {primary} ran the same rule)"
+            dropped.add(result.name)
+            result.findings = []
+    return [f for f in findings if not (f.oracle in dropped and f.kind == "oracle-error")]
 
 
 def compare_all(results: list[OracleResult], case: Case, opts: CheckOptions) -> tuple[list[Comparison], list[Finding]]:

@@ -71,6 +71,16 @@ class Backend:
         """A copy with the same values, dtype, device and memory layout."""
         raise NotImplementedError
 
+    def tracked_copy(self, obj: Any) -> Any:
+        """A copy the framework's AD tracks (PyTorch: ``requires_grad``), for telling which
+        outputs the function declares non-differentiable."""
+        return self.copy(obj)
+
+    def declared_constant(self, outputs: list) -> list[bool]:
+        """Per output of a call on tracked copies: whether the framework declares it
+        non-differentiable (PyTorch: a floating output that does not require grad)."""
+        return [False] * len(outputs)
+
     def from_numpy(self, values: np.ndarray, dtype: str, device: str) -> Any:
         """A new contiguous array of ``dtype`` on ``device``."""
         raise NotImplementedError

@@ -68,6 +68,13 @@ class TorchBackend(Backend):
             return t.to(torch.complex128).numpy().copy()
         return t.numpy().copy()
 
+    def tracked_copy(self, obj: torch.Tensor) -> torch.Tensor:
+        copy = self.copy(obj)
+        return copy.requires_grad_(True) if copy.is_floating_point() or copy.is_complex() else copy
+
+    def declared_constant(self, outputs: list) -> list[bool]:
+        return [isinstance(o, torch.Tensor) and (o.is_floating_point() or o.is_complex()) and not o.requires_grad for o in outputs]
+
     def copy(self, obj: torch.Tensor) -> torch.Tensor:
         """Clone storage and view, so strides, stride-0 dims and offsets survive."""
         src = obj.detach()

@@ -44,6 +44,10 @@ class Oracle:
     rule: str = ""  # the derivative rule it exercises (agreement expected even at kinks)
     kind: str = "vector"  # vector (returns vᵀJ) | projection (returns ⟨v, J u⟩)
     applies_to_order2: bool = True
+    #: another route through the same rule (explicit Jacobian, torch.func): its own
+    #: limitations (zero-size outputs, storage tricks, untraceable calls) are not the
+    #: function's, so when the primary route ran, its crash makes it unavailable
+    auxiliary: bool = False
 
     def compute(self, case: Case, ctx: OracleContext, result: OracleResult) -> None:
         raise NotImplementedError

@@ -14,6 +14,7 @@ from .jax_common import kept_outputs, other_arrays, precision, run_compiled, sta
 
 
 class JaxJacobian(Oracle):
+    auxiliary = True
     name = "jax.jacobian"
     framework = "jax"
     rule = "jax-reverse"

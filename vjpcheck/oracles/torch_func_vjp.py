@@ -10,6 +10,7 @@ from .torch_common import canonical_grads, functorch_unsupported, prepare
 
 
 class TorchFuncVjp(Oracle):
+    auxiliary = True
     name = "torch.func.vjp"
     framework = "torch"
     rule = "torch-reverse"

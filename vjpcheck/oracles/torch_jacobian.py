@@ -18,6 +18,7 @@ from .torch_common import prepare
 
 
 class TorchJacobian(Oracle):
+    auxiliary = True
     name = "torch.jacobian"
     framework = "torch"
     rule = "torch-reverse"
