@@ -195,3 +195,44 @@ def test_a_helper_methods_own_limitation_is_not_the_functions_error():
     assert any(o.name == "torch.jacobian" and o.status == "unavailable" and "limitation" in o.message for o in zero.oracles)
     z = torch.randn(5, dtype=torch.complex128, generator=torch.Generator().manual_seed(1))
     assert vjpcheck.check_vjp(lambda t: torch.std_mean(t), z, framework="torch").status == "pass"
+
+
+def test_inputs_that_cannot_be_checked_are_a_clear_type_error_before_any_work():
+    import pytest
+
+    x = torch.randn(4, 4, dtype=torch.float64)
+    cases = [
+        (lambda: x.to_sparse_csr(), "sparse_csr tensors are not supported"),
+        (lambda: x.to_sparse(), "sparse_coo tensors are not supported"),
+        (lambda: torch.empty(3, device="meta", dtype=torch.float64), "meta tensors have no values"),
+        (lambda: torch.randn(3, dtype=torch.complex64).to(torch.complex32), "complex32"),
+    ]
+    for make, message in cases:
+        calls = []
+        with _quiet():
+            arg = make()
+        with pytest.raises(TypeError, match=r"args\[0\]: .*" + message):
+            vjpcheck.check_vjp(lambda t: calls.append(1) or t * 2, arg, framework="torch")
+        assert calls == []  # nothing ran
+
+
+def _quiet():
+    """No warnings inside (PyTorch's beta warnings for sparse CSR and complex32)."""
+    import contextlib
+    import warnings
+
+    @contextlib.contextmanager
+    def quiet():
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+
+    return quiet()
+
+
+def test_zero_tensor_gradients_at_second_order_do_not_escape():
+    """slogdet and sgn give ZeroTensor gradients ("Cannot convert a ZeroTensor to numpy")."""
+    a = torch.randn(3, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    for fn in (torch.linalg.slogdet, torch.sgn):
+        verdict = vjpcheck.check_vjp(fn, a, order=2, framework="torch")
+        assert verdict.overall_status == "pass", verdict.explain()

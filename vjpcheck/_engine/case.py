@@ -132,6 +132,10 @@ def build_case(
     if not isinstance(seed, (int, np.integer)):
         raise TypeError(f"seed must be an int, got {type(seed).__name__}")
     backend = _resolve_backend(fn, args, framework)
+    for i, a in enumerate(args):  # before any work: a clear TypeError naming the argument
+        reason = backend.unsupported_input(a) if backend.is_array(a) else None
+        if reason:
+            raise TypeError(f"args[{i}]: {reason}")
     args = tuple(_adopt(backend, a) for a in args)
     infos = [backend.info(a) if backend.is_array(a) else None for a in args]
     values = [backend.to_numpy(a) if info is not None else None for a, info in zip(args, infos)]

@@ -71,6 +71,10 @@ class Backend:
         """A copy with the same values, dtype, device and memory layout."""
         raise NotImplementedError
 
+    def unsupported_input(self, obj: Any) -> str | None:
+        """Why an array argument cannot be checked at all (sparse, no data), or ``None``."""
+        return None
+
     def tracked_copy(self, obj: Any) -> Any:
         """A copy the framework's AD tracks (PyTorch: ``requires_grad``), for telling which
         outputs the function declares non-differentiable."""

@@ -55,6 +55,8 @@ class TorchBackend(Backend):
 
     def to_numpy(self, obj: torch.Tensor) -> np.ndarray:
         t = obj.detach()
+        if t._is_zerotensor():  # gradients PyTorch knows to be zero (slogdet, sgn at order 2)
+            t = torch.zeros(t.shape, dtype=t.dtype, device=t.device)
         if t.is_conj():
             t = t.resolve_conj()
         if t.is_neg():
@@ -67,6 +69,15 @@ class TorchBackend(Backend):
         if t.dtype == torch.complex32:
             return t.to(torch.complex128).numpy().copy()
         return t.numpy().copy()
+
+    def unsupported_input(self, obj: torch.Tensor) -> str | None:
+        if obj.layout != torch.strided:
+            return f"{obj.layout} tensors are not supported (finite differences and layouts need dense storage): pass x.to_dense()"
+        if obj.device.type == "meta":
+            return "meta tensors have no values to differentiate: pass a tensor on cpu or cuda"
+        if obj.dtype == torch.complex32:
+            return "complex32 (ComplexHalf) is not supported (PyTorch's support of it is experimental): pass complex64"
+        return None
 
     def tracked_copy(self, obj: torch.Tensor) -> torch.Tensor:
         copy = self.copy(obj)
