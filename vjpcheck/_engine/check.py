@@ -242,8 +242,9 @@ def select_oracles(case: Case, opts: CheckOptions) -> OraclePlan:
 
 def _probe_mode(case: Case, opts: CheckOptions) -> bool:
     """Whether finite differences will run in probe mode (the rule of their oracle)."""
-    coords = sum(int(np.prod(i.shape, dtype=np.int64)) * (2 if i.dtype.startswith("complex") else 1) for i in case.wrt_infos)
-    return opts.mode == "probe" or (opts.mode == "auto" and coords > opts.fd_max_coords)
+    from ..oracles.finite_differences import uses_probes
+
+    return uses_probes(case, opts)
 
 
 # ---- one case ------------------------------------------------------------------------

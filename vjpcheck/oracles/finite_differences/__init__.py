@@ -41,13 +41,30 @@ from .probes import probe_directions
 from .stats import Problem
 
 
+#: full finite differences evaluate ~4 points per input coordinate, each computing every
+#: output: above this many coordinate × output pairs, auto mode probes instead (outer(x, x)
+#: with 1024 inputs: 1e9 pairs, 121 s in full mode)
+FULL_MAX_WORK = 1 << 25
+
+
+def uses_probes(case, options) -> bool:
+    """Whether finite differences run in probe mode for ``case``: asked for, or (auto) more
+    input coordinates than ``fd_max_coords``, or more coordinate × output pairs than
+    :data:`FULL_MAX_WORK` (the cost of full mode grows with both)."""
+    coords = sum(int(np.prod(i.shape, dtype=np.int64)) * (2 if i.dtype.startswith("complex") else 1) for i in case.wrt_infos)
+    outputs = sum(int(np.prod(i.shape, dtype=np.int64)) for i, d in zip(case.output_infos, case.output_differentiable) if d)
+    if options.mode != "auto":
+        return options.mode == "probe"
+    return coords > options.fd_max_coords or coords * max(outputs, 1) > FULL_MAX_WORK
+
+
 class FiniteDifferences(Oracle):
     name = "finite_differences"
     rule = "numeric"
 
     def compute(self, case, ctx: OracleContext, result: OracleResult) -> None:
         n_coords = sum(int(np.prod(i.shape, dtype=np.int64)) * (2 if i.dtype.startswith("complex") else 1) for i in case.wrt_infos)
-        probe = ctx.options.mode == "probe" or (ctx.options.mode == "auto" and n_coords > ctx.options.fd_max_coords)
+        probe = uses_probes(case, ctx.options)
         evaluator = build_evaluator(case, ctx.options.reference, batch=ctx.options.fd_batch)
         notes = [] if evaluator.mode == "reference" else [evaluator.mode]
         result.wide = evaluator.mode == "reference"
