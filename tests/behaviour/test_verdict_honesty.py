@@ -246,3 +246,21 @@ def test_auto_mode_weighs_the_outputs_too():
     assert fd.probe and verdict.status == "pass", verdict.explain()
     small = vjpcheck.check_vjp(lambda a: torch.outer(a, a), x[:64], framework="torch")
     assert not next(o for o in small.oracles if o.name == "finite_differences").probe
+
+
+def test_a_failure_on_a_large_input_stays_short():
+    """One failing check on 1e6 entries once made a 21 MB exception message (2e5 here)."""
+    x = torch.randn(200_000, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    try:
+        vjpcheck.assert_vjp(CumsumXSinXTwice.apply, x)
+    except vjpcheck.VJPMismatch as failure:
+        message, verdict = str(failure), failure.verdict
+    else:
+        raise AssertionError("a 2x wrong backward passed")
+    assert len(message) < 5_000 and len(message.splitlines()) <= 40
+    full = verdict.explain()
+    assert len(full) < 50_000 and "reproducer: python " in full
+    assert len(verdict.to_dict()["reproducer"]) < 1_000
+    path = full.split("reproducer: python ", 1)[1].split()[0]
+    with open(path) as fh:
+        assert "base64" in fh.read()  # the exact values are in the file

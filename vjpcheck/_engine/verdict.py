@@ -11,6 +11,8 @@ from typing import Any
 from .results import ERROR_FINDINGS, VALUE_FINDINGS, Comparison, Finding, OracleResult, is_failing
 from .story import distinct_digits, number, tell
 
+#: reproducers longer than this (characters) are written to a file and shown by path
+INLINE_REPRODUCER_MAX = 20_000
 _PRECEDENCE = {"crashed": 5, "error": 4, "mismatch": 3, "inconclusive": 2, "skipped": 1, "pass": 0}
 
 
@@ -164,12 +166,23 @@ class Verdict:
             lines.append("")
             lines.append(child.explain(brief=brief))
         if self.reproducer and is_failing(self.overall_status) and self.label == "first order":
-            if reproducer_path:
-                lines.append(f"  reproducer: python {reproducer_path}")
+            path = reproducer_path or self.reproducer_file()
+            if path:
+                lines.append(f"  reproducer: python {path}")
             else:
                 lines.append("  reproducer:")
                 lines += ["    " + line for line in self.reproducer.splitlines()]
         return "\n".join(lines)
+
+    def reproducer_file(self) -> str | None:
+        """Where the reproducer was written when it is too big to show (exact values of
+        large arguments: a 1e6-entry case once made a 21 MB message); ``None`` when it is
+        shown inline (or cannot be written)."""
+        if len(self.reproducer) <= INLINE_REPRODUCER_MAX:
+            return None
+        from .reproducer import write_reproducer
+
+        return write_reproducer(self.function, self.reproducer)
 
     def _value_lines(self, story, values: list[Finding], brief: bool) -> list[str]:
         lines = []
@@ -212,7 +225,7 @@ class Verdict:
             "story": _story_dict(tell(self)) if any(f.kind in VALUE_FINDINGS for f in self.findings) else None,
             "reasons": self.reasons,
             "notes": self.notes,
-            "reproducer": self.reproducer,
+            "reproducer": (f"# written to a file (too big to show): python {path}" if (path := self.reproducer_file()) else self.reproducer),
             "seconds": round(self.seconds, 6),
             "children": [c.to_dict() for c in self.children],
             "probe": self.probe,
