@@ -264,3 +264,13 @@ def test_a_failure_on_a_large_input_stays_short():
     path = full.split("reproducer: python ", 1)[1].split()[0]
     with open(path) as fh:
         assert "base64" in fh.read()  # the exact values are in the file
+
+
+def test_finite_differences_see_the_same_layout_as_autograd():
+    """as_strided reads the storage: finite differences of a contiguous copy compared two
+    different functions. The view's storage (offset 5 into a larger base) is kept now."""
+    base = torch.randn(20, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    before = base.clone()
+    verdict = vjpcheck.check_vjp(lambda t: torch.as_strided(t, (2, 2), (1, 2), 6), base[5:15], framework="torch")
+    assert verdict.status == "pass", verdict.explain()
+    assert torch.equal(base, before)  # the widened storage is a copy

@@ -151,8 +151,10 @@ class Backend:
         """Context for evaluations without gradients (``wide``: in float64/complex128)."""
         raise NotImplementedError
 
-    def reference_input(self, values: np.ndarray) -> Any:
-        """One float64/complex128 point as the widened function's single call takes it."""
+    def reference_input(self, values: np.ndarray, like: Any = None) -> Any:
+        """One float64/complex128 point as the widened function's single call takes it; in
+        the memory layout of ``like`` (the caller's argument) where the framework has one,
+        so that finite differences evaluate the same function autograd differentiates."""
         raise NotImplementedError
 
     def fd_device(self, device: str) -> str:

@@ -172,7 +172,7 @@ class JaxBackend(Backend):
     def evaluation_context(self, wide: bool):
         return x64() if wide else contextlib.nullcontext()
 
-    def reference_input(self, values: np.ndarray) -> np.ndarray:
+    def reference_input(self, values: np.ndarray, like: Any = None) -> np.ndarray:
         return np.asarray(values)  # the compiled evaluator takes NumPy; the eager fallback converts
 
     def vjp_map(self, outputs: Callable, full_args: Callable, n: int, keep: tuple[int, ...]) -> Callable:

@@ -161,7 +161,7 @@ def _framework_evaluators(case: Case, out_dtype):
 
     def reference(values):
         with backend.evaluation_context(wide=True):
-            wrt = [backend.reference_input(v) for v in values]
+            wrt = [backend.reference_input(v, case.args[i]) for v, i in zip(values, case.wrt)]
             return flat(call(case.substitute(ref_args, wrt)))
 
     try:
@@ -212,6 +212,8 @@ def _fallback_note(exc: Exception) -> str:
             f"evaluated point by point (slower): {match.group(1)} has no vmap rule; give it "
             "setup_context and generate_vmap_rule = True for the batched fast path"
         )
+    if "batched values differ from unbatched ones" in text:
+        return "evaluated point by point: the batched call computes something else at the base point (the function depends on its input's memory layout, or on the batch)"
     if "must override the setup_context staticmethod" in text:
         return (
             "evaluated point by point (slower): the autograd.Function has no setup_context; with setup_context "
