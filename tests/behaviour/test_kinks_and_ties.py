@@ -145,3 +145,19 @@ def test_nan_at_a_kink_is_still_a_finding():
 def test_infinite_slope_at_a_jump_is_not_a_finding():
     verdict = vjpcheck.check_vjp(lambda x: torch.sqrt(x.abs()), torch.tensor([0.0, 1.0], dtype=torch.float64))
     assert verdict.status == "skipped", verdict.explain()
+
+
+def test_a_smooth_function_at_large_values_is_not_a_kink():
+    """logsumexp([1e4, 1e4 + 0.5, 1e4 − 1]): a step of 2⁻¹⁰·|x| ≈ 10 straddles its
+    curvature and looked like a kink (a false skip); a suspected kink is now retried at
+    smaller steps, and the joint test moves each entry by the step its partial used."""
+    import torch
+
+    import vjpcheck
+
+    x = torch.tensor([1e4, 1e4 + 0.5, 1e4 - 1], dtype=torch.float64)
+    verdict = vjpcheck.check_vjp(lambda t: torch.logsumexp(t, 0), x, framework="torch")
+    assert verdict.status == "pass", verdict.explain()
+    # a real kink stays a kink at every step
+    relu = vjpcheck.check_vjp(torch.relu, torch.tensor([0.0, 1.0], dtype=torch.float64))
+    assert relu.status == "skipped" and "arg0[0]" in relu.reasons[0]

@@ -2,6 +2,8 @@
 
 import numpy as np
 import pytest
+
+from vjpcheck.oracles.finite_differences.stats import RETRIES
 import torch
 
 import vjpcheck
@@ -122,7 +124,9 @@ def test_batched_fd_equals_point_by_point(name, fn, args):
     """Stacking the 4n points in one vmapped call changes nothing but the time."""
     torch.manual_seed(0)
     batched = _fd(fn, *args)
-    assert batched.evaluations <= 5  # f0, one batch, its validation, the joint test
+    # f0, one batch, its validation, the joint test; a kink is retried at smaller steps
+    # (RETRIES more batches, for the kinked coordinates only)
+    assert batched.evaluations <= 5 + (RETRIES if name.endswith("kink") else 0)
     looped = _fd(fn, *args, fd_batch=False)
     assert looped.evaluations > 4 * sum(a.numel() for a in args)
     # same estimates up to rounding (a batched matmul may sum in another order): within

@@ -12,7 +12,6 @@ from .smoothness import REASONS, joint_smoothness
 from .stats import (
     BASE_STEP,
     CONVERGENCE,
-    FINAL,
     JACOBIAN_MAX_ENTRIES,
     JUMP,
     KINK,
@@ -20,6 +19,7 @@ from .stats import (
     NO_CONVERGENCE,
     OK,
     RETRIES,
+    RETRIED,
     RETRY_FACTOR,
     SIGNS,
     STATUS_NAMES,
@@ -76,8 +76,9 @@ def full_columns(problem: Problem, case, ctx: OracleContext, result: OracleResul
             status[idx] = NO_CONVERGENCE
             status[idx[ok_step]] = st["status"]
             used[idx] = np.where(ok_step, hs, 0.0)
-            # a coordinate's last attempt: h/256, or the tiny-|x| step where it gets one
-            final = np.isin(status[idx], FINAL) | (attempt == RETRIES + 1) | ((attempt == RETRIES) & ~tiny_x[idx])
+            # a coordinate's last attempt: h/256, or the tiny-|x| step where it gets one;
+            # a kink, jump or domain edge seen at a large step is retried at smaller ones
+            final = (status[idx] == OK) | (attempt == RETRIES + 1) | ((attempt == RETRIES) & ~tiny_x[idx])
             mine = final[ok_step]  # rows of st that are final
             steps_mine = hs[ok_step][mine]
             if np.any(mine):
@@ -87,7 +88,7 @@ def full_columns(problem: Problem, case, ctx: OracleContext, result: OracleResul
                 if keep_columns:
                     columns[idx[final]] = 0.0
                     columns[idx[ok_step][mine]] = as_numpy(st["T"][rows]) / (6 * steps_mine)[:, None]
-        pending = pending[~np.isin(status[pending], FINAL)]
+        pending = pending[np.isin(status[pending], RETRIED) & (attempt < RETRIES + (tiny_x[pending] if attempt == RETRIES else 0))]
 
     estimates, errors, scales = out["g"], out["err"], out["scale"]
     # rounding that ε·|f| misses: outputs that cancel are computed from intermediates
@@ -100,7 +101,7 @@ def full_columns(problem: Problem, case, ctx: OracleContext, result: OracleResul
     status[np.isin(status, (KINK, JUMP)) & (out["gap2"] <= floor + out["noise2"])] = OK
     status[(status == NO_CONVERGENCE) & (errors <= CONVERGENCE * np.maximum(scales, floor * 1e6))] = OK
 
-    joint = joint_smoothness(problem, arg_of, index_of, comp_of, base, status, estimates, errors, scales, ctx)
+    joint = joint_smoothness(problem, arg_of, index_of, comp_of, used, status, estimates, errors, scales, ctx)
     assemble(result, case, problem, arg_of, index_of, comp_of, status, estimates, errors, scales, joint)
     real = all(not np.iscomplexobj(p) for p in x0) and problem.f0.dtype != np.complex128
     if keep_columns and real:

@@ -9,7 +9,7 @@ from ..._engine.numeric import random_like
 from ..._engine.results import OracleResult, Projection
 from ..base import OracleContext, OracleUnavailable
 from .smoothness import REASONS
-from .stats import BASE_STEP, FINAL, MIN_SCALE, NO_CONVERGENCE, OK, PROBE_SALT, RETRIES, RETRY_FACTOR, SIGNS, STATUS_NAMES, Problem, chunk_stats
+from .stats import BASE_STEP, MIN_SCALE, NO_CONVERGENCE, OK, PROBE_SALT, RETRIED, RETRIES, RETRY_FACTOR, SIGNS, STATUS_NAMES, Problem, chunk_stats
 
 def probe_directions(problem: Problem, case, ctx: OracleContext, result: OracleResult, n_coords: int) -> None:
     """⟨v, J u⟩ for ``ctx.options.probes`` random directions u (Richardson along u)."""
@@ -33,7 +33,7 @@ def probe_directions(problem: Problem, case, ctx: OracleContext, result: OracleR
         for i, j in enumerate(pending):
             status[j] = st["status"][i]
             final_stats[j] = {f: float(st[f][i]) for f in ("g", "scale", "err")}
-        pending = [j for j in pending if status[j] not in FINAL]
+        pending = [j for j in pending if status[j] in RETRIED]  # a kink seen at a large step is retried
     reasons = []
     for j in range(k):
         stats = final_stats[j]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .stats import BASE_STEP, KINK_RATIO, MIN_SCALE, OK, OUT_OF_DOMAIN, SIGNS, chunk_stats
+from .stats import KINK_RATIO, OK, OUT_OF_DOMAIN, SIGNS, chunk_stats
 
 REASONS = {
     "kink": "non-smooth (one-sided slopes differ: a kink, tie or clamp edge)",
@@ -18,12 +18,14 @@ REASONS = {
 JOINT_DIRECTIONS = 2
 
 
-def joint_smoothness(problem, arg_of, index_of, comp_of, base, status, estimates, errors, scales, ctx) -> str:
+def joint_smoothness(problem, arg_of, index_of, comp_of, steps_used, status, estimates, errors, scales, ctx) -> str:
     """Test differentiability along random joint directions d (smooth coordinates only).
 
     Partial derivatives can all exist where f is not differentiable: the median of equal
     entries has every partial 0 but slope 1 along (1, …, 1). A differentiable f has no kink
-    along d and a directional derivative equal to Σ d_k ∂f/∂x_k. Returns a reason, or "".
+    along d and a directional derivative equal to Σ d_k ∂f/∂x_k. Each coordinate moves by
+    the step its own column converged at (``steps_used``), so the joint test looks as
+    closely as the partials did. Returns a reason, or "".
     """
     rng = ctx.rng(77)
     x0 = problem.x0
@@ -32,7 +34,7 @@ def joint_smoothness(problem, arg_of, index_of, comp_of, base, status, estimates
         return ""
     directions = []
     for _ in range(JOINT_DIRECTIONS):
-        coefficient = np.where(smooth, BASE_STEP * np.maximum(base, MIN_SCALE) * rng.standard_normal(status.size), 0.0)
+        coefficient = np.where(smooth, steps_used * rng.standard_normal(status.size), 0.0)
         steps = [np.zeros(p.shape, dtype=p.dtype) for p in x0]
         for a, p in enumerate(x0):
             sel = arg_of == a

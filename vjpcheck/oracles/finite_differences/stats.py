@@ -20,6 +20,10 @@ PROBE_SALT = 2000  # probe directions are drawn independently of forward mode's 
 
 OK, KINK, JUMP, NO_CONVERGENCE, OUT_OF_DOMAIN = range(5)
 FINAL = (OK, KINK, JUMP, OUT_OF_DOMAIN)  # statuses that a smaller step would not change
+#: statuses retried at smaller steps before they stand: a step that tracks |x| alone can
+#: straddle the curvature of a smooth function (logsumexp at |x| = 1e4: h ≈ 10) and read
+#: it as a kink, a jump, or a point out of the domain
+RETRIED = (KINK, JUMP, OUT_OF_DOMAIN, NO_CONVERGENCE)
 STATUS_NAMES = ("ok", "kink", "jump", "no-convergence", "out-of-domain")
 SIGNS = (1.0, -1.0, 0.5, -0.5)
 
