@@ -52,14 +52,17 @@ def test_builtin(chunk: dict, vjp, pytestconfig: pytest.Config) -> None:
         pytest.skip(reason)
     result = program_run.run_chunk(program_run.Chunk(**fields))
     groups: Counter = Counter()
+    seconds: Counter = Counter()
     reasons: dict = {}
     for r in result.records:
         key = (",".join(r["dtypes"]) or "-", "mismatch" if r["status"] == "unexplained" else r["status"], r.get("known"))
         groups[key] += 1
+        seconds[key] += r.get("seconds", 0.0)
         if r.get("reason"):
             reasons.setdefault(key, r["reason"])
     for (dtype, status, known), count in sorted(groups.items(), key=str):
-        record(name, status, dtype=dtype, count=count, known=known, reasons=[reasons[(dtype, status, known)]] if (dtype, status, known) in reasons else [])
+        key = (dtype, status, known)
+        record(name, status, dtype=dtype, count=count, known=known, reasons=[reasons[key]] if key in reasons else [], seconds=seconds[key])
     # one full verdict per known difference and per unexplained one (count 0: counted above)
     for example in list(result.known_examples.values()) + result.failures:
         status = "known" if example["status"] == "known" else "mismatch"
