@@ -95,6 +95,9 @@ def test_float32_probe_mode_never_passes_a_2x_wrong_backward():
     right = vjpcheck.check_vjp(CumsumXSinX.apply, x)
     assert right.status == "pass", right.explain()
     assert any(o.name == "torch.float64" and o.ok for o in right.oracles)
+    # the stated probe bound is the float64 stage's, not the float32 rule's loose one
+    assert "compared entry by entry with the float64 stage" in right.probe["statement"]
+    assert right.probe["statement"].startswith("probe mode: an error Δ in torch.float64's")
 
 
 class Float32Only(CumsumXSinX):
