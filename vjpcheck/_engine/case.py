@@ -236,9 +236,11 @@ def _second_call(fn: Callable, name: str, backend: Backend, args: tuple, infos: 
     except Exception:  # noqa: BLE001 - the plain call below reports a real forward error
         again = flatten_outputs(_forward_once(fn, name, backend, args, infos))
         constant = [False] * len(again)
+    if len(again) != len(first):
+        raise NonDeterministic(f"{name} is not deterministic: a second call on the same arguments returned {len(again)} outputs, the first {len(first)}")
     for k, (a, leaf, info) in enumerate(zip(first, again, out_infos)):
         b = backend.to_numpy(leaf) if backend.is_array(leaf) else None
-        if b is None or b.shape != a.shape or len(again) != len(first):
+        if b is None or b.shape != a.shape:
             raise NonDeterministic(f"{name} is not deterministic: a second call on the same arguments gave a different output {k} structure")
         nan_a, nan_b = np.isnan(a), np.isnan(b)
         with np.errstate(invalid="ignore", over="ignore"):

@@ -228,7 +228,9 @@ def select_oracles(case: Case, opts: CheckOptions) -> OraclePlan:
         from ..oracles.primal import PrimalAD
 
         plan.oracles.append(PrimalAD(case.framework, primal_fn))
-    if "finite_differences" in names and _probe_mode(case, opts):
+    from ..oracles.finite_differences import uses_probes
+
+    if "finite_differences" in names and uses_probes(case, opts):
         from ..oracles.widened import WidenedRule, needs_widening
 
         if needs_widening(case):  # probe mode's bound is too loose in low precision: two stages
@@ -238,13 +240,6 @@ def select_oracles(case: Case, opts: CheckOptions) -> OraclePlan:
         plan.twin_oracles = make_oracles(ad_names, twin_framework)
         plan.twin = twin_case(case, opts.twin)
     return plan
-
-
-def _probe_mode(case: Case, opts: CheckOptions) -> bool:
-    """Whether finite differences will run in probe mode (the rule of their oracle)."""
-    from ..oracles.finite_differences import uses_probes
-
-    return uses_probes(case, opts)
 
 
 # ---- one case ------------------------------------------------------------------------

@@ -20,7 +20,7 @@ from .case import function_name
 from .numeric import is_differentiable_dtype
 from .options import CheckOptions
 from .recording import announce
-from .results import FindingKind, Status, is_failing
+from .results import FAILING, FindingKind, Status, is_failing
 from .validate import check_positive_int
 from ..strategies import COTANGENT_KINDS, LAYOUTS, DrawnArray, cotangent
 from .verdict import case_key, reason_key
@@ -251,7 +251,7 @@ class _TimedOut(BaseException):
 
 def _count(summary: Summary, verdict) -> None:
     status = verdict.overall_status
-    if summary.counts[Status.MISMATCH] or summary.counts[Status.ERROR]:
+    if any(summary.counts[s] for s in FAILING):
         summary.shrink_examples += 1  # Hypothesis stops generating at the first failure
         return
     summary.examples += 1

@@ -236,15 +236,17 @@ class TorchBackend(Backend):
     def reference_input(self, values: np.ndarray, like: torch.Tensor | None = None) -> torch.Tensor:
         arr = np.asarray(values)
         dense = self.to_reference(self.from_numpy(arr, "complex128" if np.iscomplexobj(arr) else "float64", "cpu"))
-        if like is None or like.is_contiguous() and like.storage_offset() == 0 or 0 in like.stride():
+        if like is None or 0 in like.stride():
             return dense  # expanded inputs: their entries are perturbed one by one, as copies
-        # a view (transposed, strided, an offset into a larger base): the same strides and
-        # offset into a widened copy of its whole storage, so that a function that reads the
-        # storage (as_strided) computes the same thing for finite differences as for autograd
         source = like.detach()
         if source.is_conj():
             source = source.resolve_conj()
         elements = source.untyped_storage().nbytes() // source.element_size()
+        if source.is_contiguous() and source.storage_offset() == 0 and elements == source.numel():
+            return dense  # the tensor is its whole storage
+        # a view (transposed, strided, a part of a larger base): the same strides and offset
+        # into a widened copy of its whole storage, so that a function that reads the
+        # storage (as_strided) computes the same thing for finite differences as for autograd
         storage = torch.as_strided(source, (elements,), (1,), 0).to(device="cpu", dtype=dense.dtype, copy=True)
         view = storage.as_strided(source.shape, source.stride(), source.storage_offset())
         view.copy_(dense)
