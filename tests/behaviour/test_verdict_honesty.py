@@ -280,3 +280,41 @@ def test_finite_differences_see_the_same_layout_as_autograd():
     # a contiguous view at offset 0 whose storage is larger than itself: as_strided reads past it
     prefix = vjpcheck.check_vjp(lambda t: torch.as_strided(t, (2, 2), (1, 2), 6), base[:5], framework="torch")
     assert prefix.status == "pass", prefix.explain()
+
+
+def test_the_explicit_jacobian_does_not_drop_a_complex_views_layout():
+    """The realified Jacobian (view_as_real) of a complex view at a storage offset
+    differentiated another function (OpInfo as_strided.partial_views, complex128): it is
+    unavailable there now, and the verdict passes on the other oracles."""
+    base = torch.randn(20, dtype=torch.complex128, generator=torch.Generator().manual_seed(0))
+    verdict = vjpcheck.check_vjp(lambda t: torch.as_strided(t, (2, 2), (1, 2), 6), base[5:15], framework="torch")
+    assert verdict.status == "pass", verdict.explain()
+    jacobian = next(o for o in verdict.oracles if o.name == "torch.jacobian")
+    assert jacobian.status == "unavailable" and "layout" in jacobian.message
+
+
+def test_second_order_of_a_first_order_result_that_is_rounding_noise_is_no_mismatch():
+    """corrcoef of two values is the constant 1: its gradient is rounding noise (~1e-17)
+    and the second-order tolerance, scaled by that noise, failed two correct rules
+    (3.7e-32 against 1e-39). Second order is judged at the first order's scale now."""
+    x = torch.tensor([1.5409961082440433, -0.2934289057609464], dtype=torch.float64)
+    verdict = vjpcheck.check_vjp(torch.corrcoef, x, order=2)
+    assert verdict.children[0].status in ("pass", "skipped"), verdict.children[0].explain()
+    # a planted second-order-only bug is still caught at that scale
+
+    class DetachedGrad(torch.autograd.Function):
+        @staticmethod
+        def forward(x):
+            return x.sin()
+
+        @staticmethod
+        def setup_context(ctx, inputs, output):
+            ctx.save_for_backward(inputs[0])
+
+        @staticmethod
+        def backward(ctx, g):
+            (x,) = ctx.saved_tensors
+            return g * x.detach().cos()  # right values, no second order
+
+    wrong = vjpcheck.check_vjp(DetachedGrad.apply, torch.randn(4, dtype=torch.float64), order=2)
+    assert wrong.status == "pass" and wrong.children[0].status == "mismatch", wrong.explain()

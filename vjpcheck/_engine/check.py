@@ -195,7 +195,7 @@ def _check(fn: Callable, args: tuple, v: Any, opts: CheckOptions, start: float, 
     verdict.reproducer = build_reproducer(case, *opts.reproducer_options())
     verdict.timings = {"case": case_seconds, **verdict.timings, "reproducer": time.perf_counter() - t}
     if opts.order == 2:
-        verdict.children.append(check_second_order(case, plan.names, opts))
+        verdict.children.append(check_second_order(case, plan.names, opts, first_order_scale(case, verdict.oracles)))
     verdict.seconds = time.perf_counter() - start
     return verdict
 
@@ -460,14 +460,33 @@ def _framework_of(args: tuple) -> str:
 # ---- one order up --------------------------------------------------------------------
 
 
-def check_second_order(case: Case, names: list[str], opts: CheckOptions) -> Verdict:
-    """The same check on the VJP map ``(x, v) ↦ vᵀJ(x)``: the backward of the backward."""
+def first_order_scale(case: Case, results: list[OracleResult]) -> float:
+    """The size of the terms a first-order vᵀJ sums: finite differences' Σ|v|·|J| when it
+    ran, the results themselves, and ‖v‖∞·‖y‖∞ (the tolerance model's scale)."""
+    sizes = [case.cotangent_scale * case.output_scale]
+    for r in results:
+        if r.ok:
+            for arrays in (r.scale or []), (r.grads or []):
+                sizes += [float(np.max(np.abs(a), initial=0.0)) for a in arrays if np.size(a)]
+    finite = [s for s in sizes if math.isfinite(s)]
+    return max(finite, default=0.0)
+
+
+def check_second_order(case: Case, names: list[str], opts: CheckOptions, scale: float = 0.0) -> Verdict:
+    """The same check on the VJP map ``(x, v) ↦ vᵀJ(x)``: the backward of the backward.
+
+    The map's outputs are judged at the scale of the terms the first-order vᵀJ summed
+    (``scale``), not at their own size: where the first-order result is rounding noise
+    (``(x - x.mean()).sum()**2``, ``corrcoef`` of two values) its derivatives are noise
+    too, at the size of that rounding, and a tolerance scaled by the noise itself fails
+    two correct rules against each other."""
     from .second_order import vjp_map
 
     fn2, args2, wrt2 = vjp_map(case)
     opts2 = dataclasses.replace(opts, seed=opts.seed + 1, twin=None, primal=None, reference=None, order=1)
     try:
         case2 = build_case(fn2, args2, wrt=wrt2, framework=case.framework, seed=opts2.seed)
+        case2.output_scale = max(case2.output_scale, scale)
     except ForwardError as exc:
         finding = Finding(kind="oracle-error", message="the first-order VJP map raised: " + str(exc).splitlines()[0])
         return Verdict(status="error", function=fn2.__name__, framework=case.framework, label=SECOND_ORDER, findings=[finding])

@@ -1,4 +1,5 @@
-"""Command line: ``vjpcheck run`` (the standalone check), ``vjpcheck programs``,
+"""Command line: ``vjpcheck run`` (the standalone check), ``vjpcheck opinfo`` (PyTorch's
+OpInfo samples), ``vjpcheck programs``,
 ``vjpcheck bench`` and ``vjpcheck report`` (rebuild a report from a journal); one module
 per command, each with ``add_parser`` and ``main``.
 
@@ -10,9 +11,9 @@ from __future__ import annotations
 
 import argparse
 
-from . import bench, programs, report, run
+from . import bench, opinfo, programs, report, run
 
-COMMANDS = {"run": run, "programs": programs, "bench": bench, "report": report}
+COMMANDS = {"run": run, "opinfo": opinfo, "programs": programs, "bench": bench, "report": report}
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sys
+import tempfile
 
 from .._engine.validate import (
     argparse_type,
@@ -29,13 +31,19 @@ def _check_sizes(name: str, values: list[str]) -> list[int]:
 sizes = argparse_type(_check_sizes, comma_list)
 
 
-def prepare(command: str, report: str) -> int:
-    """0 when PyTorch and JAX import and the report folder exists (created), else 2."""
+def workers(text: str) -> str:
+    """argparse type: ``auto`` or a positive number of pytest-xdist workers."""
+    return text if text == "auto" else str(positive_int(text))
+
+
+def prepare(command: str, report: str, needs: tuple[str, ...] = ("torch", "jax")) -> int:
+    """0 when the frameworks in ``needs`` import and the report folder exists (created), else 2."""
     from ..frameworks import available_backends
 
-    missing = {"torch", "jax"} - set(available_backends())
+    missing = set(needs) - set(available_backends())
     if missing:
-        print(f"vjpcheck {command}: needs PyTorch and JAX; not importable: {', '.join(sorted(missing))}", file=sys.stderr)
+        names = {"torch": "PyTorch", "jax": "JAX"}
+        print(f"vjpcheck {command}: needs {' and '.join(names[n] for n in needs)}; not importable: {', '.join(sorted(missing))}", file=sys.stderr)
         return 2
     report_dir = os.path.dirname(os.path.abspath(report))
     try:
@@ -65,4 +73,69 @@ def unknown_ops(command: str, ops) -> int:
         if unknown:
             print(f"vjpcheck {command}: --ops: unknown op(s) {unknown}", file=sys.stderr)
             return 2
+    return 0
+
+
+# ---- a pytest session over a plan (vjpcheck run, vjpcheck opinfo) ------------------------
+
+BUDGET_EXHAUSTED = "time budget exhausted"  # in the reason of every chunk the budget cut
+INCOMPLETE = 3  # exit code: nothing wrong in what ran, but planned work did not run
+
+
+def pytest_session(command: str, tests: str, plan: dict, report: str, title: str, workers: str, timeout: float, quiet: bool) -> int:
+    """Run one of the built-in test modules (``vjpcheck/cli/_builtin/<tests>``) over
+    ``plan`` (written to a JSON file the tests read) with ``-n workers``, in an isolated
+    root (the caller's pytest configuration does not apply); the plugin writes the HTML,
+    JSON and JUnit reports. Returns the command's exit code: 0 clean, 1 discrepancies,
+    2 usage or configuration error, 3 incomplete."""
+    import pytest
+
+    from . import _builtin
+    from ..report.write import sibling_paths
+
+    with tempfile.TemporaryDirectory(prefix=f"vjpcheck-{command}-") as tmp:
+        plan_path = os.path.join(tmp, "plan.json")
+        with open(plan_path, "w", encoding="utf-8") as fh:
+            json.dump(plan, fh)
+        ini = os.path.join(tmp, "pytest.ini")
+        with open(ini, "w", encoding="utf-8") as fh:
+            fh.write("[pytest]\n")
+        path = os.path.join(os.path.dirname(_builtin.__file__), tests)
+        report = os.path.abspath(report)
+        args = [
+            path, "-c", ini, "--rootdir", tmp, "-p", "vjpcheck", "-p", "no:cacheprovider",
+            "-n", "0" if str(workers) == "1" else str(workers),
+            "--vjpcheck-report", report, "--vjpcheck-title", title,
+            "--vjpcheck-run-plan", plan_path, "--vjpcheck-timeout", str(timeout),
+            "-W", "ignore", "-o", "console_output_style=progress", "-q" if not quiet else "-qq",
+            "--tb=line",
+        ]
+        code = int(pytest.main(args))
+    paths = sibling_paths(report)
+    exists = os.path.exists(paths["html"])
+    if exists:
+        print(f"vjpcheck {command}: report {paths['html']} (JSON {paths['json']}, JUnit {paths['junit']})")
+    if code == 1:
+        return 1
+    if code == pytest.ExitCode.INTERRUPTED and exists:
+        print(f"vjpcheck {command}: interrupted; the report holds what was checked before", file=sys.stderr)
+        return INCOMPLETE
+    if code != 0 or not exists:
+        print(f"vjpcheck {command}: pytest ended with exit status {code}", file=sys.stderr)
+        return 2
+    return completeness(command, paths["json"])
+
+
+def completeness(command: str, json_path: str) -> int:
+    """0 when every planned chunk ran and something was checked; else INCOMPLETE, saying why."""
+    with open(json_path, encoding="utf-8") as fh:
+        records = json.load(fh)["records"]
+    cut = sum(r["count"] for r in records if r["status"] == "skipped" and any(BUDGET_EXHAUSTED in reason for reason in r.get("reasons") or []))
+    checked = sum(r["count"] for r in records if r["status"] != "skipped")
+    if checked == 0:
+        print(f"vjpcheck {command}: nothing was checked" + (f" (the time budget ran out before {cut} planned cases)" if cut else ""), file=sys.stderr)
+        return INCOMPLETE
+    if cut:
+        print(f"vjpcheck {command}: the time budget ran out before {cut} planned cases; {checked} checked, no discrepancy among them", file=sys.stderr)
+        return INCOMPLETE
     return 0

@@ -14,16 +14,13 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import os
 import sys
-import tempfile
 import time
 
 from . import _common
 
 COMPOSED_CHUNK = 25  # random programs per test: small enough to spread over workers
-BUDGET_EXHAUSTED = "time budget exhausted"  # in the reason of every chunk the budget cut
 
 
 def default_devices() -> list[str]:
@@ -51,76 +48,17 @@ def build_plan(examples_per_op: int, programs: int, devices: list[str], seed: in
 
 def run(examples_per_op: int = 3, programs: int = 200, devices: list[str] | None = None, workers: str = "auto", seed: int = 0, time_budget: float = 600.0, report: str = os.path.join("reports", "vjpcheck.html"), ops: list[str] | None = None, quiet: bool = False, timeout: float = 120.0) -> int:
     """Run the built-in checks; returns the exit code (0 clean, 1 discrepancies, 2 usage)."""
-    import pytest
-
-    from . import _builtin
-
     devices = devices or default_devices()
     plan = build_plan(examples_per_op, programs, devices, seed, time_budget, ops)
     if not plan["chunks"]:
         print("vjpcheck run: nothing to run (no examples and no programs)", file=sys.stderr)
         return 2
-    with tempfile.TemporaryDirectory(prefix="vjpcheck-run-") as tmp:
-        plan_path = os.path.join(tmp, "plan.json")
-        with open(plan_path, "w", encoding="utf-8") as fh:
-            json.dump(plan, fh)
-        ini = os.path.join(tmp, "pytest.ini")
-        with open(ini, "w", encoding="utf-8") as fh:
-            fh.write("[pytest]\n")
-        tests = os.path.join(os.path.dirname(_builtin.__file__), "test_builtin.py")
-        report = os.path.abspath(report)
-        args = [
-            tests, "-c", ini, "--rootdir", tmp, "-p", "vjpcheck", "-p", "no:cacheprovider",
-            "-n", "0" if str(workers) == "1" else str(workers),
-            "--vjpcheck-report", report, "--vjpcheck-title", "vjpcheck run: built-in checks",
-            "--vjpcheck-run-plan", plan_path, "--vjpcheck-timeout", str(timeout),
-            "-W", "ignore", "-o", "console_output_style=progress", "-q" if not quiet else "-qq",
-            "--tb=line",
-        ]
-        print(f"vjpcheck run: {len(plan['chunks'])} chunks ({examples_per_op} examples per op, {programs} programs, devices {', '.join(devices)}), "
-              f"workers {workers}, time budget {time_budget:g}s", flush=True)
-        code = int(pytest.main(args))
-    from ..report.write import sibling_paths
-
-    paths = sibling_paths(report)
-    exists = os.path.exists(paths["html"])
-    if exists:
-        print(f"vjpcheck run: report {paths['html']} (JSON {paths['json']}, JUnit {paths['junit']})")
-    if code == 1:
-        return 1
-    if code == pytest.ExitCode.INTERRUPTED and exists:
-        print("vjpcheck run: interrupted; the report holds what was checked before", file=sys.stderr)
-        return INCOMPLETE
-    if code != 0 or not exists:
-        print(f"vjpcheck run: pytest ended with exit status {code}", file=sys.stderr)
-        return 2
-    return _completeness(paths["json"])
-
-
-INCOMPLETE = 3  # exit code: nothing wrong in what ran, but planned work did not run
-
-
-def _completeness(json_path: str) -> int:
-    """0 when every planned chunk ran and something was checked; else INCOMPLETE, saying why."""
-    with open(json_path, encoding="utf-8") as fh:
-        records = json.load(fh)["records"]
-    cut = sum(r["count"] for r in records if r["status"] == "skipped" and any(BUDGET_EXHAUSTED in reason for reason in r.get("reasons") or []))
-    checked = sum(r["count"] for r in records if r["status"] != "skipped")
-    if checked == 0:
-        print("vjpcheck run: nothing was checked" + (f" (the time budget ran out before {cut} planned cases)" if cut else ""), file=sys.stderr)
-        return INCOMPLETE
-    if cut:
-        print(f"vjpcheck run: the time budget ran out before {cut} planned cases; {checked} checked, no discrepancy among them", file=sys.stderr)
-        return INCOMPLETE
-    return 0
+    print(f"vjpcheck run: {len(plan['chunks'])} chunks ({examples_per_op} examples per op, {programs} programs, devices {', '.join(devices)}), "
+          f"workers {workers}, time budget {time_budget:g}s", flush=True)
+    return _common.pytest_session("run", "test_builtin.py", plan, report, "vjpcheck run: built-in checks", workers, timeout, quiet)
 
 
 # ---- the command -----------------------------------------------------------------------
-
-
-def _workers(text: str) -> str:
-    """``auto`` or a positive number of pytest-xdist workers."""
-    return text if text == "auto" else str(_common.positive_int(text))
 
 
 def _devices(text: str) -> list[str]:
@@ -145,7 +83,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
     rn.add_argument("--examples-per-op", type=_common.nonnegative_int, default=3, help="catalogue examples per op and device (default 3; 0 skips the catalogue)")
     rn.add_argument("--programs", type=_common.nonnegative_int, default=200, help="random composed programs per device (default 200; 0 skips them)")
     rn.add_argument("--devices", type=_devices, default=None, help="comma-separated: cpu,cuda (default: cpu, plus cuda when available)")
-    rn.add_argument("--workers", type=_workers, default="auto", help="pytest-xdist workers: a number or auto (default auto)")
+    rn.add_argument("--workers", type=_common.workers, default="auto", help="pytest-xdist workers: a number or auto (default auto)")
     rn.add_argument("--time-budget", type=_common.positive_seconds, default=600.0, help="seconds; chunks not started by then are skipped (default 600)")
     rn.add_argument("--timeout", type=_common.positive_seconds, default=120.0, help="seconds one check may take before it is a timeout finding (default 120)")
     rn.add_argument("--ops", type=_common.names, default=None, help="comma-separated op names for the catalogue (default all)")

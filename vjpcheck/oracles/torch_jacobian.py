@@ -12,7 +12,7 @@ import numpy as np
 import torch
 
 from .._engine.results import OracleResult
-from .base import Oracle, OracleContext
+from .base import Oracle, OracleContext, OracleUnavailable
 from .jacobian import any_complex, contract_jacobian, realified_rows_contract, require_jacobian_size
 from .torch_common import prepare
 
@@ -39,6 +39,11 @@ class TorchJacobian(Oracle):
             blocks = [[case.backend.to_numpy(b) for b in per_out] for per_out in blocks]
             result.grads, result.jacobian = contract_jacobian(blocks, case)
         else:
+            if any(p.is_complex() and not _whole_storage(p) for p in primals):
+                raise OracleUnavailable(
+                    "the realified Jacobian (view_as_real) cannot keep a complex input's view layout (strides, "
+                    "storage offset, a larger base): it would differentiate another function; the other oracles check it"
+                )
             real_primals = tuple(torch.view_as_real(p.resolve_conj()).clone() if p.is_complex() else p for p in primals)
 
             def f_real(*rp):
@@ -55,3 +60,9 @@ class TorchJacobian(Oracle):
             result.grads = realified_rows_contract(rows_m, case)
             result.jacobian = rows_m
         result.findings.extend(fresh.findings(self.name))
+
+
+def _whole_storage(t: torch.Tensor) -> bool:
+    """Contiguous, at offset 0, and all of its storage (nothing a function could read past)."""
+    elements = t.untyped_storage().nbytes() // t.element_size()
+    return t.is_contiguous() and t.storage_offset() == 0 and elements == t.numel()

@@ -11,7 +11,8 @@ from .._engine.results import ERROR_FINDINGS, is_failing
 from .._engine.verdict import Verdict
 
 DEFAULT_FILE = Path(__file__).with_name("known_differences.toml")
-_FIELDS = {"id", "ops", "oracles", "dtypes", "kind", "reason", "link"}
+_FIELDS = {"id", "ops", "oracles", "dtypes", "kind", "reason", "link", "scope", "orders", "reproducer"}
+SCOPES = ("programs", "opinfo")
 
 
 @dataclass(frozen=True)
@@ -23,6 +24,9 @@ class KnownDifference:
     reason: str
     link: str = ""
     dtypes: tuple[str, ...] = ()
+    scope: str = "programs"  # "programs": random programs' ops; "opinfo": OpInfo names
+    orders: tuple[int, ...] = ()  # opinfo: the orders it applies to (all when empty)
+    reproducer: str = ""
 
     def matches(self, ops: Sequence[str], dtypes: Sequence[str], suspects: Sequence[str]) -> bool:
         if not set(self.ops) <= set(ops) or not suspects:
@@ -30,6 +34,13 @@ class KnownDifference:
         if self.dtypes and not set(dtypes) & set(self.dtypes):
             return False
         return all(any(s == o or (o.endswith(".") and s.startswith(o)) for o in self.oracles) for s in suspects)
+
+    def matches_opinfo(self, op: str, dtype: str, order: int, suspects: Sequence[str]) -> bool:
+        """An ``opinfo`` entry: the OpInfo's full name is listed, dtype and order fit, and
+        every suspect oracle is one of the entry's."""
+        if self.scope != "opinfo" or op not in self.ops or (self.orders and order not in self.orders):
+            return False
+        return self.matches([op], [dtype], suspects)
 
 
 def load(path: str | Path | None = None) -> list[KnownDifference]:
@@ -45,9 +56,12 @@ def load(path: str | Path | None = None) -> list[KnownDifference]:
             raise ValueError(f"{path}: entry {k} ({entry.get('id', '?')}): unknown keys {sorted(unknown)}, missing {sorted(missing)}")
         if entry["kind"] not in ("bug", "convention"):
             raise ValueError(f"{path}: entry {entry['id']}: kind must be 'bug' or 'convention', got {entry['kind']!r}")
+        if entry.get("scope", "programs") not in SCOPES:
+            raise ValueError(f"{path}: entry {entry['id']}: scope must be one of {list(SCOPES)}, got {entry['scope']!r}")
         out.append(
             KnownDifference(
-                entry["id"], tuple(entry["ops"]), tuple(entry["oracles"]), entry["kind"], entry["reason"], entry.get("link", ""), tuple(entry.get("dtypes", ()))
+                entry["id"], tuple(entry["ops"]), tuple(entry["oracles"]), entry["kind"], entry["reason"], entry.get("link", ""),
+                tuple(entry.get("dtypes", ())), entry.get("scope", "programs"), tuple(entry.get("orders", ())), entry.get("reproducer", ""),
             )
         )
     return out
@@ -77,7 +91,7 @@ def explain(verdict: Verdict, known: Sequence[KnownDifference]) -> list[KnownDif
         return []
     used = []
     for suspect in suspects:
-        entry = next((e for e in known if e.matches(ops, dtypes, [suspect])), None)
+        entry = next((e for e in known if e.scope == "programs" and e.matches(ops, dtypes, [suspect])), None)
         if entry is None:
             return []
         if entry not in used:

@@ -4,39 +4,20 @@ Each test explores one chunk of the op catalogue or of random programs
 (``vjpcheck.programs.runner``) and records its cases through the ``vjp`` fixture, grouped by
 op × device × dtype × verdict; the minimal case of an unexplained discrepancy (and one
 example of each known difference) carries the whole verdict. The plan (chunks and the
-time budget's deadline) comes from the JSON file named by ``--vjpcheck-run-plan``.
+time budget's deadline) comes from the conftest's ``run_plan``.
 """
 
 from __future__ import annotations
 
-import json
 import time
 from collections import Counter
 
 import pytest
 
-from vjpcheck.cli.run import BUDGET_EXHAUSTED
-
-_PLANS: dict = {}
+from vjpcheck.cli._common import BUDGET_EXHAUSTED
 
 
-def _plan(config: pytest.Config) -> dict:
-    path = config.getoption("vjpcheck_run_plan")
-    if not path:
-        raise pytest.UsageError("--vjpcheck-run-plan is not set: these tests are run by `vjpcheck run`")
-    if path not in _PLANS:
-        with open(path, encoding="utf-8") as fh:
-            _PLANS[path] = json.load(fh)
-    return _PLANS[path]
-
-
-def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    if "chunk" in metafunc.fixturenames:
-        chunks = _plan(metafunc.config)["chunks"]
-        metafunc.parametrize("chunk", chunks, ids=[c["id"] for c in chunks])
-
-
-def test_builtin(chunk: dict, vjp, pytestconfig: pytest.Config) -> None:
+def test_builtin(chunk: dict, vjp, run_plan: dict) -> None:
     from vjpcheck.programs import runner as program_run
     from vjpcheck.report.record import Record
 
@@ -46,7 +27,7 @@ def test_builtin(chunk: dict, vjp, pytestconfig: pytest.Config) -> None:
     def record(function, status, **more):
         vjp.record(Record(chunk["test"], function, "torch+jax", status, kind=chunk["mode"], device=chunk["device"], **more))
 
-    if time.time() > _plan(pytestconfig)["deadline"]:
+    if time.time() > run_plan["deadline"]:
         reason = f"vjpcheck run: {BUDGET_EXHAUSTED} before this chunk"
         record(name, "skipped", count=chunk["examples"], reasons=[reason])
         pytest.skip(reason)
