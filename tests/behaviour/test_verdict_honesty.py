@@ -1,5 +1,8 @@
 """A pass means an independent reference checked it; anything less says so."""
 
+import json
+import os
+
 import torch
 
 import vjpcheck
@@ -251,7 +254,7 @@ def test_auto_mode_weighs_the_outputs_too():
     assert not next(o for o in small.oracles if o.name == "finite_differences").probe
 
 
-def test_a_failure_on_a_large_input_stays_short():
+def test_a_failure_on_a_large_input_stays_short(tmp_path):
     """One failing check on 1e6 entries once made a 21 MB exception message (2e5 here)."""
     x = torch.randn(200_000, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
     try:
@@ -267,6 +270,14 @@ def test_a_failure_on_a_large_input_stays_short():
     path = full.split("reproducer: python ", 1)[1].split()[0]
     with open(path) as fh:
         assert "base64" in fh.read()  # the exact values are in the file
+    # the record a report keeps stays small too: an inconclusive 5e6-entry OpInfo sample
+    # (grid_sampler_3d) once put 162 MB into the journal and 570 MB into the JSON report
+    assert len(json.dumps(verdict.to_dict())) < 100_000
+    from vjpcheck.report import record_from_verdict, write_reports
+
+    model, paths = write_reports([record_from_verdict(verdict, "t::large")], str(tmp_path / "r.html"))
+    assert model.totals["mismatch"] == 1 and os.path.getsize(paths["json"]) < 200_000
+    assert "CumsumXSinXTwice" in open(paths["html"]).read()
 
 
 def test_finite_differences_see_the_same_layout_as_autograd():

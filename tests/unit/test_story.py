@@ -22,6 +22,7 @@ def test_a_wrong_custom_backward_is_named_by_its_class():
 
 def test_roles_in_the_users_terms():
     assert short_name("pkg.mod.RowSum.apply") == "RowSum.apply"
+    assert short_name("vjpcheck.frameworks.torch_backend.vjp_map[torch.corrcoef]") == "vjp_map[corrcoef]"  # second order
     assert role_of("torch.backward", "pkg.RowSum.apply", "torch", custom=True) == "RowSum.backward"
     assert role_of("torch.primal", "pkg.RowSum.apply", "torch", custom=True) == "AD of RowSum's forward"
     assert role_of("jax.vjp", "m.f", "jax", custom=True) == "the custom VJP rule of f"

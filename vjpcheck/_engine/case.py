@@ -11,7 +11,7 @@ import numpy as np
 from ..frameworks import ArrayInfo, Backend, backend_named, detect_backend
 from ..frameworks.base import flatten_outputs
 from .numeric import is_complex_dtype, is_differentiable_dtype, random_like, rounding_unit
-from .results import array_to_json
+from .results import REPORT_MAX_ENTRIES, array_to_json
 
 
 class ForwardError(Exception):
@@ -333,7 +333,7 @@ def describe_case(case: Case) -> dict:
         else:
             entry.update(info.to_dict())
             entry["description"] = info.describe()
-            entry["values"] = array_to_json(values) if values.size <= 4096 else None
+            entry["values"] = array_to_json(values, REPORT_MAX_ENTRIES)
         args.append(entry)
     cots = []
     for c, info, values in zip(case.cotangents, case.cotangent_infos, case.v):
@@ -342,7 +342,7 @@ def describe_case(case: Case) -> dict:
             continue
         entry = info.to_dict()
         entry["description"] = info.describe()
-        entry["values"] = array_to_json(values) if values.size <= 4096 else None
+        entry["values"] = array_to_json(values, REPORT_MAX_ENTRIES)
         cots.append(entry)
     return {
         "function": case.name,

@@ -60,11 +60,20 @@ VALUE_FINDINGS = (FindingKind.MISMATCH, FindingKind.NON_FINITE)
 ERROR_FINDINGS = tuple(k for k in FindingKind if k not in VALUE_FINDINGS)
 
 
-def array_to_json(a: np.ndarray | None) -> Any:
-    """Arrays as nested lists; complex entries as ``[re, im]`` pairs."""
+#: arrays with more entries than this are left out of verdict dicts (``None``): a record
+#: of a check on 5 million entries must not carry 160 MB of values into every report; the
+#: worst entries, the story and the reproducer still describe it
+REPORT_MAX_ENTRIES = 4096
+
+
+def array_to_json(a: np.ndarray | None, limit: int | None = None) -> Any:
+    """Arrays as nested lists; complex entries as ``[re, im]`` pairs; ``None`` for an array
+    of more than ``limit`` entries."""
     if a is None:
         return None
     a = np.asarray(a)
+    if limit is not None and a.size > limit:
+        return None
     if np.iscomplexobj(a):
         return np.stack([a.real, a.imag], axis=-1).tolist()
     return a.tolist()
@@ -136,15 +145,15 @@ class OracleResult:
             "seconds": round(self.seconds, 6),
         }
         if self.grads is not None:
-            d["grads"] = [array_to_json(g) for g in self.grads]
+            d["grads"] = [array_to_json(g, REPORT_MAX_ENTRIES) for g in self.grads]
         if self.error is not None:
-            d["error"] = [array_to_json(e) for e in self.error]
+            d["error"] = [array_to_json(e, REPORT_MAX_ENTRIES) for e in self.error]
         if self.nonsmooth is not None:
-            d["nonsmooth"] = [array_to_json(m) for m in self.nonsmooth]
+            d["nonsmooth"] = [array_to_json(m, REPORT_MAX_ENTRIES) for m in self.nonsmooth]
         if self.projections:
             d["projections"] = [{"value": p.value, "scale": p.scale, "error": p.error} for p in self.projections]
         if self.jacobian is not None:
-            d["jacobian"] = array_to_json(self.jacobian)
+            d["jacobian"] = array_to_json(self.jacobian, REPORT_MAX_ENTRIES)
         return d
 
 
@@ -202,7 +211,7 @@ class Comparison:
             "compared": self.compared,
             "excluded": self.excluded,
             "worst": [w.to_dict() for w in self.worst],
-            "error_maps": None if self.error_maps is None else [array_to_json(m) for m in self.error_maps],
+            "error_maps": None if self.error_maps is None else [array_to_json(m, REPORT_MAX_ENTRIES) for m in self.error_maps],
             "message": self.message,
             "probes": [list(p) for p in self.probes],
         }

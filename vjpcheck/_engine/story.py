@@ -39,7 +39,11 @@ class Story:
 
 
 def short_name(function: str) -> str:
-    """``pkg.mod.RowSum.apply`` → ``RowSum.apply``; ``pkg.mod.f`` → ``f``."""
+    """``pkg.mod.RowSum.apply`` → ``RowSum.apply``; ``pkg.mod.f`` → ``f``; the second
+    order's ``pkg.vjp_map[torch.corrcoef]`` → ``vjp_map[corrcoef]``."""
+    outer, bracket, inner = function.partition("[")
+    if bracket and inner.endswith("]"):
+        return f"{short_name(outer)}[{short_name(inner[:-1])}]"
     parts = function.split(".")
     if len(parts) >= 2 and parts[-1] in ("apply", "forward", "backward"):
         return ".".join(parts[-2:])
@@ -57,6 +61,7 @@ def role_of(name: str, function: str, framework: str, custom: bool) -> str:
         return f"forward-mode AD ({name})"
     if name == "torch.cpu":
         return "the same function on the CPU"
+
     if not name.startswith(framework + "."):
         return f"the {name.split('.')[0]} twin ({name})"
     if short.endswith(".apply"):

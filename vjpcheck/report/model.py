@@ -192,6 +192,8 @@ def _array_view(a: dict) -> dict:
 
 
 def _from_json(values, dtype: str):
+    if values is None:  # left out of the verdict: too many entries (REPORT_MAX_ENTRIES)
+        return None
     try:
         arr = np.asarray(values, dtype=np.float64)
     except (TypeError, ValueError):
@@ -231,9 +233,9 @@ def _oracle_table(detail: dict, diff_args: list[dict], worst: dict | None) -> li
             arr = _from_json(o["grads"][k], arg.get("dtype", "")) if k < len(o["grads"]) else None
             arrays.append(None if arr is None else arr.reshape(-1))
         ratios = np.asarray(maps[k], dtype=np.float64).reshape(-1) if k < len(maps) and maps[k] is not None else None
-        excluded = np.asarray(fd["nonsmooth"][k], dtype=bool).reshape(-1) if fd and fd.get("nonsmooth") and k < len(fd["nonsmooth"]) else None
+        excluded = np.asarray(fd["nonsmooth"][k], dtype=bool).reshape(-1) if fd and fd.get("nonsmooth") and k < len(fd["nonsmooth"]) and fd["nonsmooth"][k] is not None else None
         n = int(np.prod(shape)) if shape else 1
-        order = list(range(n))
+        order = list(range(n if ratios is not None else min(n, MAX_ENTRIES)))
         if ratios is not None and n > MAX_ENTRIES:  # the wrong entries first when not all fit
             order.sort(key=lambda i: -(ratios[i] if i < ratios.size and np.isfinite(ratios[i]) else np.inf))
         rows = []
@@ -261,6 +263,8 @@ def _heatmaps(comparison: dict, diff_args: list[dict]) -> list[dict]:
     maps = comparison.get("error_maps") or []
     out = []
     for k, (m, arg) in enumerate(zip(maps, diff_args)):
+        if m is None:  # too many entries to keep (REPORT_MAX_ENTRIES): the worst entries say it
+            continue
         arr = np.asarray(m, dtype=np.float64)
         shape = arr.shape
         grid = arr.reshape(1, 1) if arr.ndim == 0 else arr.reshape(1, -1) if arr.ndim == 1 else arr.reshape(-1, shape[-1])
