@@ -39,4 +39,4 @@ def test_unknown_op_is_a_usage_error(tmp_path, capsys):
 def test_module_entry_points(module):
     done = subprocess.run([sys.executable, "-m", module, "--help"], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
-    assert "{run,programs,bench,report}" in done.stdout
+    assert "{run,opinfo,programs,bench,report}" in done.stdout
