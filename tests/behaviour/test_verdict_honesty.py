@@ -3,6 +3,7 @@
 import json
 import os
 
+import planted_torch
 import torch
 
 import vjpcheck
@@ -311,21 +312,6 @@ def test_second_order_of_a_first_order_result_that_is_rounding_noise_is_no_misma
     x = torch.tensor([1.5409961082440433, -0.2934289057609464], dtype=torch.float64)
     verdict = vjpcheck.check_vjp(torch.corrcoef, x, order=2)
     assert verdict.children[0].status in ("pass", "skipped"), verdict.children[0].explain()
-    # a planted second-order-only bug is still caught at that scale
-
-    class DetachedGrad(torch.autograd.Function):
-        @staticmethod
-        def forward(x):
-            return x.sin()
-
-        @staticmethod
-        def setup_context(ctx, inputs, output):
-            ctx.save_for_backward(inputs[0])
-
-        @staticmethod
-        def backward(ctx, g):
-            (x,) = ctx.saved_tensors
-            return g * x.detach().cos()  # right values, no second order
-
-    wrong = vjpcheck.check_vjp(DetachedGrad.apply, torch.randn(4, dtype=torch.float64), order=2)
+    # a planted second-order-only bug (a detached backward) is still caught at that scale
+    wrong = vjpcheck.check_vjp(planted_torch.CubeDetachedBackward.apply, torch.randn(4, dtype=torch.float64), order=2)
     assert wrong.status == "pass" and wrong.children[0].status == "mismatch", wrong.explain()

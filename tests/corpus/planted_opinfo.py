@@ -7,32 +7,8 @@ from __future__ import annotations
 
 import contextlib
 
-import torch
+from planted_torch import SinRight, SinWrongScale
 from torch.testing import make_tensor
-
-
-class SinTwice(torch.autograd.Function):
-    """sin(x) whose backward is twice the derivative."""
-
-    @staticmethod
-    def forward(x):
-        return x.sin()
-
-    @staticmethod
-    def setup_context(ctx, inputs, output):
-        ctx.save_for_backward(inputs[0])
-
-    @staticmethod
-    def backward(ctx, g):
-        (x,) = ctx.saved_tensors
-        return 2 * g * x.cos()
-
-
-class SinRight(SinTwice):
-    @staticmethod
-    def backward(ctx, g):
-        (x,) = ctx.saved_tensors
-        return g * x.cos()
 
 
 def _samples(op, device, dtype, requires_grad, **kwargs):
@@ -57,8 +33,8 @@ def planted_ops() -> dict:
     from torch.testing._internal.opinfo.core import DecorateInfo
 
     return {
-        "planted_sin_twice": opinfo("planted_sin_twice", SinTwice.apply),
-        "planted_sin_twice_xfail": opinfo("planted_sin_twice_xfail", SinTwice.apply,
+        "planted_sin_twice": opinfo("planted_sin_twice", SinWrongScale.apply),
+        "planted_sin_twice_xfail": opinfo("planted_sin_twice_xfail", SinWrongScale.apply,
                                           decorators=(DecorateInfo(unittest.expectedFailure, "TestBwdGradients", "test_fn_grad"),)),
         "planted_sin_right": opinfo("planted_sin_right", SinRight.apply),
     }
