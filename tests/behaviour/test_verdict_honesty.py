@@ -315,3 +315,14 @@ def test_second_order_of_a_first_order_result_that_is_rounding_noise_is_no_misma
     # a planted second-order-only bug (a detached backward) is still caught at that scale
     wrong = vjpcheck.check_vjp(planted_torch.CubeDetachedBackward.apply, torch.randn(4, dtype=torch.float64), order=2)
     assert wrong.status == "pass" and wrong.children[0].status == "mismatch", wrong.explain()
+
+
+def test_second_order_finite_differences_are_batched():
+    """The VJP map called requires_grad_ inside torch.func.vmap, so second-order finite
+    differences ran point by point (conv_transpose2d's OpInfo sample: a 120 s timeout);
+    under vmap the map goes through torch.func.vjp now."""
+    x = torch.randn(3, 4, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    verdict = vjpcheck.check_vjp(lambda t: torch.cumsum(t.sin(), 1), x, order=2)
+    second = verdict.children[0]
+    assert second.status == "pass", second.explain()
+    assert not any("point by point" in note for note in second.notes), second.notes

@@ -261,6 +261,10 @@ class TorchBackend(Backend):
 
         def torch_vjp_map(*xs_vs_others):
             xs, vs, others = xs_vs_others[:n], xs_vs_others[n : n + len(keep)], xs_vs_others[n + len(keep) :]
+            if torch._C._are_functorch_transforms_active():
+                # inside torch.func.vmap (batched finite differences of this map): values
+                # only, through torch.func.vjp, which composes with vmap (requires_grad_ does not)
+                return _functional_vjp(outputs, full_args, xs, vs, others, keep)
             with torch.enable_grad():
                 # never detach: that would drop a forward-mode tangent (forward-over-reverse)
                 xs = [x if x.requires_grad else x.requires_grad_() if x.is_leaf else x.clone().requires_grad_() for x in xs]
@@ -274,6 +278,19 @@ class TorchBackend(Backend):
             return tuple(torch.zeros_like(x) if g is None else g for g, x in zip(grads, xs))
 
         return torch_vjp_map
+
+
+def _functional_vjp(outputs: Callable, full_args: Callable, xs, vs, others, keep: tuple[int, ...]) -> tuple:
+    """vᵀJ(xs) by ``torch.func.vjp``: the same values as the map's autograd path, where
+    transforms are active. Outputs not tracked (integer, declared constant) get no cotangent."""
+
+    def kept(*p):
+        outs = outputs(full_args(list(p), others))
+        return tuple(outs[k] for k in keep)
+
+    ys, pullback = torch.func.vjp(kept, *xs)
+    cotangents = tuple(v if torch.is_floating_point(y) or torch.is_complex(y) else torch.zeros_like(y) for y, v in zip(ys, vs))
+    return tuple(pullback(cotangents))
 
 
 
