@@ -157,6 +157,26 @@ def test_a_hung_forward_or_backward_ends_as_a_timeout_within_its_limit():
     assert torch.equal(x, torch.ones(3, dtype=torch.float64))
 
 
+class DoubleWithHangingSecondOrder(torch.autograd.Function):
+    """2x with a correct backward whose own backward (second order) never returns."""
+
+    @staticmethod
+    def forward(ctx, x):
+        return 2 * x
+
+    @staticmethod
+    def backward(ctx, g):
+        return HangingBackward.apply(g)
+
+
+def test_a_second_order_timeout_keeps_the_first_orders_verdict():
+    verdict = vjpcheck.check_vjp(DoubleWithHangingSecondOrder.apply, torch.ones(3, dtype=torch.float64), order=2, timeout=2.0)
+    assert verdict.status == "pass", verdict.explain()
+    second = verdict.children[0]
+    assert second.label.startswith("second order") and [f.kind for f in second.findings] == ["timeout"]
+    assert verdict.overall_status == "error"
+
+
 def test_verify_stops_at_a_timeout_without_shrinking_it():
     import time
 

@@ -166,7 +166,15 @@ def check_with_options(fn: Callable, args: tuple, v: Any, opts: CheckOptions) ->
         with timeouts.time_limit(limit):
             return _check(fn, args, v, opts, start, built)
     except timeouts.CheckTimeout as exc:
-        return _timeout_verdict(fn, args, opts, exc, start, built.get("case"))
+        timed_out = _timeout_verdict(fn, args, opts, exc, start, built.get("case"))
+        first = built.get("first order")
+        if first is None:
+            return timed_out
+        # the first order finished: it stands, and the second order is what timed out
+        timed_out.label = SECOND_ORDER
+        first.children.append(timed_out)
+        first.seconds = time.perf_counter() - start
+        return first
 
 
 def _timeout_verdict(fn: Callable, args: tuple, opts: CheckOptions, exc: timeouts.CheckTimeout, start: float, case: Case | None) -> Verdict:
@@ -195,6 +203,7 @@ def _check(fn: Callable, args: tuple, v: Any, opts: CheckOptions, start: float, 
     verdict.reproducer = build_reproducer(case, *opts.reproducer_options())
     verdict.timings = {"case": case_seconds, **verdict.timings, "reproducer": time.perf_counter() - t}
     if opts.order == 2:
+        built["first order"] = verdict
         verdict.children.append(check_second_order(case, plan.names, opts, first_order_scale(case, verdict.oracles)))
     verdict.seconds = time.perf_counter() - start
     return verdict
