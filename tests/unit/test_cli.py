@@ -1,5 +1,6 @@
 """The command line: usage errors (exit 2, naming the flag) and the module entry points."""
 
+import os
 import subprocess
 import sys
 
@@ -40,3 +41,16 @@ def test_module_entry_points(module):
     done = subprocess.run([sys.executable, "-m", module, "--help"], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert "{run,opinfo,programs,bench,report}" in done.stdout
+
+
+def test_xdist_workers_get_one_math_thread_unless_the_caller_chose(monkeypatch):
+    from vjpcheck.cli._common import THREAD_VARIABLES, _one_thread_per_worker
+
+    for name in THREAD_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("MKL_NUM_THREADS", "4")
+    with _one_thread_per_worker("auto"):
+        assert os.environ["OMP_NUM_THREADS"] == "1" and os.environ["MKL_NUM_THREADS"] == "4"
+    assert "OMP_NUM_THREADS" not in os.environ and os.environ["MKL_NUM_THREADS"] == "4"
+    with _one_thread_per_worker("1"):  # in-process: the caller's threads are left alone
+        assert "OMP_NUM_THREADS" not in os.environ
