@@ -166,11 +166,22 @@ def test_planted_framework_bug_is_found_with_a_minimal_program(name, ops, suspec
 
 # ---- known differences ---------------------------------------------------------------------------
 def test_known_differences_file_parses_and_names_its_reasons():
+    """Entries for random programs name registry ops; entries for the OpInfo sweep name
+    autograd OpInfos (and carry a reproducer)."""
     entries = known_differences.load()
     assert entries
     for entry in entries:
         assert entry.ops and entry.oracles and entry.reason
-        assert all(op in OPS for op in entry.ops), entry.id
+        if entry.scope == "programs":
+            assert all(op in OPS for op in entry.ops), entry.id
+    opinfo_entries = [e for e in entries if e.scope == "opinfo"]
+    if opinfo_entries:
+        pytest.importorskip("expecttest")
+        from vjpcheck.opinfo import database
+
+        for entry in opinfo_entries:
+            database.autograd_ops(list(entry.ops))  # ValueError names an unknown OpInfo
+            assert entry.reproducer, entry.id
 
 
 def test_known_differences_file_rejects_bad_entries(tmp_path):
