@@ -37,6 +37,7 @@ __all__ = [
     "dtypes",
     "devices",
     "any_real",
+    "danger_points",
     "positive",
     "nonnegative",
     "bounded",
@@ -82,41 +83,95 @@ def _check_common(min_side: int, max_side: int, framework: str | None) -> None:
 
 
 # ---- domains -------------------------------------------------------------------------------
+_REAL_PART = {"complex128": "float64", "complex64": "float32"}
+
+
+def danger_groups(dtype: str) -> dict[str, tuple[float, ...]]:
+    """:func:`danger_points` by kind, both signs of each."""
+    if dtype == "bfloat16":  # NumPy has no bfloat16: 8 exponent bits like float32, 7 mantissa bits
+        big, tiny, smallest = float((2 - 2.0**-7) * 2.0**127), 2.0**-126, 2.0**-133
+    else:
+        info = np.finfo(_REAL_PART.get(dtype, dtype))
+        big, tiny, smallest = float(info.max), float(info.smallest_normal), float(info.smallest_subnormal)
+    log_big = math.log(big)
+    groups = {
+        "exp overflows": (log_big * (1 - 2.0**-8), log_big - 0.25),  # exp(x) finite, 2·exp(x) or exp(x)² not
+        "exp underflows": (math.log(tiny), math.log(smallest) + 1.0),  # exp(x) at the smallest normal / a subnormal
+        "square overflows": (math.sqrt(big) * 0.75, math.sqrt(big) * 1.5),
+        "square underflows": (math.sqrt(tiny),),
+        "smallest normal": (tiny,),
+        "subnormal": (tiny / 2, tiny / 8, tiny * 2.0**-10, smallest),
+    }
+    return {k: tuple(p for x in values for p in (x, -x)) for k, values in groups.items()}
+
+
+def danger_points(dtype: str) -> tuple[float, ...]:
+    """Values where ``dtype``'s arithmetic breaks down, both signs: just below where ``exp``
+    overflows (log of the largest value), where it lands on the smallest normal and deep in
+    the subnormals, around where a square overflows (√max) or leaves the normals (√tiny),
+    the smallest normal, subnormals down to the smallest. A backward that overflows or
+    flushes to zero only there is what these catch."""
+    return tuple(p for group in danger_groups(dtype).values() for p in group)
+
+
 @dataclass(frozen=True)
 class Domain:
-    """Where values are drawn: a typical range, the full range, and special points."""
+    """Where values are drawn: a typical range, the full range, special points, and the
+    dtype's danger points (:func:`danger_points`) that lie in ``dangers`` (an interval,
+    ``None`` for none), drawn in about one array in six on purpose."""
 
     lo: float
     hi: float
     typical: tuple[float, float]
     specials: tuple[float, ...]
     name: str = "custom"
+    dangers: tuple[float, float] | None = None
 
     def __post_init__(self):
         if not (math.isfinite(self.lo) and math.isfinite(self.hi) and self.lo < self.hi):
             raise ValueError(f"domain bounds must be finite with lo < hi, got ({self.lo}, {self.hi})")
 
-    def elements(self) -> st.SearchStrategy[float]:
+    def elements(self, dtype: str | None = None, dangerous: bool = False) -> st.SearchStrategy[float]:
+        """Element values; with ``dangerous``, ``dtype``'s danger points in ``dangers`` too."""
         opts = dict(allow_nan=False, allow_infinity=False, allow_subnormal=False)
         typical = st.floats(*self.typical, **opts)
         special = st.sampled_from(self.specials)
         wide = st.floats(self.lo, self.hi, **opts)
-        return st.one_of(typical, special, wide)  # shrinks toward the typical branch
+        branches = [typical, special, wide]  # shrinks toward the typical branch
+        groups = self._danger_groups(dtype) if dangerous and dtype else []
+        if groups:  # a kind of danger, then a point of it: each kind equally often
+            danger = st.sampled_from(groups).flatmap(st.sampled_from)
+            branches += [danger, danger, danger]  # three branches of six: most such arrays hold several
+        return st.one_of(*branches)
+
+    def danger_points(self, dtype: str) -> tuple[float, ...]:
+        """:func:`danger_points` of ``dtype`` that lie in this domain's ``dangers``."""
+        return tuple(p for group in self._danger_groups(dtype) for p in group)
+
+    def _danger_groups(self, dtype: str) -> list[tuple[float, ...]]:
+        if self.dangers is None:
+            return []
+        lo, hi = self.dangers
+        groups = [tuple(p for p in group if lo <= p <= hi) for group in danger_groups(dtype).values()]
+        return [g for g in groups if g]
 
 
 def any_real(limit: float = 100.0) -> Domain:
-    """All reals in [-limit, limit]; special points 0, ±0.5, ±1, 2 (ties), tiny and large."""
-    return Domain(-limit, limit, (-3.0, 3.0), (0.0, 1.0, -1.0, 0.5, -0.5, 2.0, 1e-3, -1e-3, limit, -limit), "any")
+    """All reals: ordinary draws in [-limit, limit] with special points 0, ±0.5, ±1, 2
+    (ties), tiny and large, and the dtype's danger points (overflow and underflow
+    thresholds, subnormals) on purpose."""
+    return Domain(-limit, limit, (-3.0, 3.0), (0.0, 1.0, -1.0, 0.5, -0.5, 2.0, 1e-3, -1e-3, limit, -limit), "any", (-math.inf, math.inf))
 
 
 def positive(limit: float = 100.0) -> Domain:
-    """Strictly positive values in [1e-3, limit] (log, sqrt, division)."""
-    return Domain(1e-3, limit, (0.1, 3.0), (1.0, 0.5, 2.0, 1e-3, limit), "positive")
+    """Strictly positive values in [1e-3, limit] (log, sqrt, division), and the dtype's
+    positive danger points (subnormals, overflow thresholds) on purpose."""
+    return Domain(1e-3, limit, (0.1, 3.0), (1.0, 0.5, 2.0, 1e-3, limit), "positive", (0.0, math.inf))
 
 
 def nonnegative(limit: float = 100.0) -> Domain:
-    """[0, limit] with exact zeros on purpose."""
-    return Domain(0.0, limit, (0.0, 3.0), (0.0, 0.0, 1.0, 0.5, 2.0, 1e-3, limit), "nonnegative")
+    """[0, limit] with exact zeros on purpose, and the dtype's positive danger points."""
+    return Domain(0.0, limit, (0.0, 3.0), (0.0, 0.0, 1.0, 0.5, 2.0, 1e-3, limit), "nonnegative", (0.0, math.inf))
 
 
 def bounded(lo: float, hi: float) -> Domain:
@@ -127,7 +182,7 @@ def bounded(lo: float, hi: float) -> Domain:
     specials = [(lo + hi) / 2, lo + 1e-3 * width, hi - 1e-3 * width]
     if lo < 0 < hi:
         specials.insert(0, 0.0)
-    return Domain(lo, hi, (lo, hi), tuple(specials), f"bounded({lo}, {hi})")
+    return Domain(lo, hi, (lo, hi), tuple(specials), f"bounded({lo}, {hi})", (lo, hi))
 
 
 _DOMAINS = {"any": any_real, "positive": positive, "nonnegative": nonnegative}
@@ -249,7 +304,8 @@ def _tensor(draw, dims, dtype, domain, layouts, min_side, max_side, broadcast, t
         else:
             layout = "contiguous"
     draw_shape = tuple(1 if i == expand_dim else s for i, s in enumerate(shape))
-    elements = domain.elements()
+    # about one array in ten visits the dtype's danger points (shrinks to none)
+    elements = domain.elements(dtype_name, dangerous=draw(st.integers(0, 2)) == 2)
     values = draw(hnp.arrays(np.float64, draw_shape, elements=elements))
     if complex_:
         values = values + 1j * draw(hnp.arrays(np.float64, draw_shape, elements=elements))
@@ -360,7 +416,7 @@ def _cotangent(draw, shape: tuple, dtype: str, kinds: tuple[str, ...], layouts: 
         values = rng.standard_normal(shape) + (1j * rng.standard_normal(shape) if complex_ else 0)
         if kind == "scaled":
             values = values * draw(st.sampled_from([1e3, 1e-3]))
-    layout = draw(st.sampled_from(layouts))
-    if layout == "expanded":
-        layout = "contiguous"  # a cotangent's entries are independent
+    # a cotangent's entries are independent: no expanded layout (it would only make
+    # contiguous twice as likely, and layout bugs in a backward rarer to find)
+    layout = draw(st.sampled_from([x for x in layouts if x != "expanded"] or ["contiguous"]))
     return DrawnArray(values=_round_to(np.asarray(values), dtype), dtype=dtype, layout=layout, device=device)

@@ -111,3 +111,13 @@ def test_ad_through_an_iterative_forward_is_outvoted_by_finite_differences():
     assert any("torch.primal (AD of the forward) disagrees with finite differences" in n for n in verdict.notes)
     wrong = vjpcheck.check_vjp(BisectionSqrtWrong.apply, x, primal="auto")
     assert wrong.status == "mismatch" and "torch.backward" in wrong.suspects(), wrong.explain()
+
+
+def test_overflow_only_at_the_dtypes_edge_is_found_by_verify():
+    """g·y²/y overflows only for x > 355 (float64): the default generation visits exp's
+    overflow threshold on purpose, so verify finds it; the correct rule passes."""
+    from vjpcheck.strategies import tensor
+
+    with pytest.raises(vjpcheck.VJPMismatch, match="non-finite"):
+        vjpcheck.verify(planted_torch.ExpSquaringBackward.apply, tensor("n", dtype="float64"), framework="torch", max_examples=200, seed=0)
+    vjpcheck.verify(planted_torch.ExpRight.apply, tensor("n", dtype="float64"), framework="torch", max_examples=200, seed=0)

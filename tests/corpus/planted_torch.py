@@ -354,6 +354,16 @@ class ExpRight(torch.autograd.Function):
         return y * t
 
 
+class ExpSquaringBackward(ExpRight):
+    """exp with a backward that overflows where exp does not: g·y²/y is inf once y² passes
+    the dtype's largest value (x > 355 in float64), while exp itself is finite up to 709."""
+
+    @staticmethod
+    def backward(ctx, g):
+        (y,) = ctx.saved_tensors
+        return g * (y * y) / y
+
+
 # ---- 13. wrong dtype (silently cast by PyTorch) ------------------------------------------------
 class TanhFloat32Grad(torch.autograd.Function):
     @staticmethod

@@ -39,3 +39,38 @@ def test_bad_arguments_fail_when_the_strategy_is_built(call, error, message):
 def test_good_arguments_draw(drawn, v):
     assert drawn.dtype in ("float32", "complex64") and drawn.values.shape[0] == 2
     assert v.values.shape == (3,) and v.dtype == "float32"
+
+
+# ---- danger points ---------------------------------------------------------------------------
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_generation_visits_overflow_thresholds_and_subnormals(dtype):
+    """Where exp overflows (just below log(max)) and the subnormals come on purpose: a
+    backward that breaks only there is found within a normal run's examples."""
+    import numpy as np
+    from hypothesis import HealthCheck
+
+    info = np.finfo(dtype)
+    exp_edge = 0.99 * np.log(float(info.max))
+    seen = {"exp_edge": 0, "subnormal": 0, "examples": 0}
+
+    @settings(max_examples=200, derandomize=True, database=None, suppress_health_check=list(HealthCheck))
+    @given(tensor("n", dtype=dtype))
+    def draw(x):
+        a = np.abs(x.values.ravel())
+        seen["examples"] += 1
+        seen["exp_edge"] += bool(np.any((a > exp_edge) & (a < 2 * exp_edge)))
+        seen["subnormal"] += bool(np.any((a > 0) & (a < float(info.smallest_normal))))
+
+    draw()
+    assert seen["exp_edge"] >= 5 and seen["subnormal"] >= 5, seen
+
+
+def test_danger_points_respect_the_domain():
+    from vjpcheck.strategies import any_real, bounded, danger_points, positive
+
+    assert min(positive().danger_points("float32")) > 0
+    assert bounded(-2.0, 2.0).danger_points("float64") == tuple(p for p in danger_points("float64") if -2 <= p <= 2)
+    assert max(any_real().danger_points("float64")) > 700 and max(any_real().danger_points("bfloat16")) > 88
+    ml_dtypes = pytest.importorskip("ml_dtypes")  # NumPy has no bfloat16 finfo
+    info = ml_dtypes.finfo(ml_dtypes.bfloat16)
+    assert {float(info.smallest_subnormal), float(info.smallest_normal)} <= {abs(p) for p in danger_points("bfloat16")}
