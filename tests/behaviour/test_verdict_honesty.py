@@ -346,3 +346,73 @@ def test_second_order_finite_differences_are_batched():
     second = verdict.children[0]
     assert second.status == "pass", second.explain()
     assert not any("point by point" in note for note in second.notes), second.notes
+
+
+# ---- the dtype's edges: overflow thresholds and tiny entries ------------------------------------
+class ExpNewStyle(torch.autograd.Function):
+    """exp with setup_context: AD of its forward is a second, independent analytic rule."""
+
+    @staticmethod
+    def forward(x):
+        return torch.exp(x)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        ctx.save_for_backward(output)
+
+    @staticmethod
+    def backward(ctx, g):
+        (y,) = ctx.saved_tensors
+        return g * y
+
+
+class ExpFlushTiny(ExpNewStyle):
+    """exp whose backward flushes entries below 1e-15 to zero."""
+
+    @staticmethod
+    def backward(ctx, g):
+        (y,) = ctx.saved_tensors
+        return torch.where(y < 1e-15, 0.0, g * y)
+
+
+def _f64(*values):
+    return torch.tensor(values, dtype=torch.float64)
+
+
+def test_an_output_near_the_largest_value_does_not_blind_the_others():
+    """exp([708, 4.88]): Σ|v|·|f| overflowed, marking every coordinate out of the domain and
+    comparing entry 1 against 0 (a false alarm at a danger point); now both entries are
+    checked, and a backward that overflows only at entry 0 (y² > max) is caught."""
+    x, v = _f64(708.0, 4.88), _f64(0.5, -1.0)
+    right = vjpcheck.check_vjp(planted_torch.ExpRight.apply, x, v=v)
+    assert right.status == "pass", right.explain()
+    fd_vs_backward = next(c for c in right.comparisons if (c.expected, c.got) == ("finite_differences", "torch.backward"))
+    assert fd_vs_backward.compared == 2
+    wrong = vjpcheck.check_vjp(planted_torch.ExpSquaringBackward.apply, x, v=v)
+    assert wrong.status == "mismatch" and "non-finite" in wrong.finding_kinds(), wrong.explain()
+    # at 709.5, vᵀJ = 1.8e308 itself: that entry cannot be judged, the other one still is
+    edge = vjpcheck.check_vjp(planted_torch.ExpRight.apply, _f64(709.5, 4.88), v=_f64(1.3, -1.0))
+    assert edge.status == "pass", edge.explain()
+    assert next(c for c in edge.comparisons if (c.expected, c.got) == ("finite_differences", "torch.backward")).compared == 1
+
+
+def test_a_true_overflow_is_not_a_wrong_gradient():
+    """vᵀJ = 125.7·exp(707) passes float64's largest value: inf is the right answer; and
+    forward mode's 0·inf = NaN with a zero cotangent is no finding either."""
+    big = vjpcheck.check_vjp(planted_torch.ExpRight.apply, _f64(707.0101241711442), v=_f64(125.7302210933933))
+    assert big.status in ("pass", "skipped", "inconclusive"), big.explain()
+    zero_v = vjpcheck.check_vjp(planted_torch.ExpRight.apply, _f64(0.0, 709.532712893384), v=_f64(0.0, 0.0))
+    assert zero_v.status == "pass", zero_v.explain()
+
+
+def test_a_tiny_entry_next_to_an_unrelated_large_output_keeps_its_relative_precision():
+    """exp([-39, 0.5]): entry 0 is 1.5e-18, the other output 1.6; the floor of 0.1·rtol·|v|·|y|
+    (for cancellation) let a backward that flushes entry 0 to zero pass. Entries that share
+    no output are judged at their own scale now."""
+    x = _f64(-39.0, 0.5)
+    assert vjpcheck.check_vjp(ExpNewStyle.apply, x, primal="auto").status == "pass"
+    wrong = vjpcheck.check_vjp(ExpFlushTiny.apply, x, primal="auto")  # AD of the forward: a second rule
+    assert wrong.status == "mismatch" and "arg0[0]" in wrong.explain(), wrong.explain()
+    # finite differences cannot resolve 1e-18 next to an output of 1.6: the rules decide
+    fd_check = next(c for c in wrong.comparisons if (c.expected, c.got) == ("finite_differences", "torch.backward"))
+    assert fd_check.passed

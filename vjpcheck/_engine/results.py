@@ -194,7 +194,7 @@ class Comparison:
     kind: str = "vector"  # vector | projection
     worst_ratio: float = 0.0  # max over entries of abs_error / tolerance
     compared: int = 0
-    excluded: int = 0  # entries left out at non-smooth points
+    excluded: int = 0  # entries left out: non-smooth points, unbounded error estimates
     worst: list[EntryError] = field(default_factory=list)
     error_maps: list[np.ndarray] | None = None  # |got - expected| / tolerance per arg
     message: str = ""

@@ -59,6 +59,7 @@ class Summary:
     examples: int = 0
     counts: Counter = field(default_factory=Counter)
     skip_reasons: Counter = field(default_factory=Counter)
+    reason_status: dict = field(default_factory=dict)  # reason → "skipped" or "inconclusive"
     oracles_run: Counter = field(default_factory=Counter)
     # (device, dtype, verdict) → examples, for reports
     breakdown: Counter = field(default_factory=Counter)
@@ -71,7 +72,7 @@ class Summary:
         if self.shrink_examples:
             text += f" (+{self.shrink_examples} while shrinking)"
         for reason, n in self.skip_reasons.most_common(5):
-            text += f"\n  skipped {n}× — {reason}"
+            text += f"\n  {self.reason_status.get(reason, Status.SKIPPED)} {n}× — {reason}"
         return text
 
     def to_dict(self) -> dict:
@@ -264,6 +265,7 @@ def _count(summary: Summary, verdict) -> None:
     if status in ("skipped", "inconclusive"):
         for reason in verdict.reasons[:1]:
             summary.skip_reasons[reason_key(reason)] += 1
+            summary.reason_status[reason_key(reason)] = str(status)
 
 
 def _draw_cotangent(data, fn, args, framework, kinds, layouts):

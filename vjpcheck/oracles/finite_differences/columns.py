@@ -49,7 +49,7 @@ def full_columns(problem: Problem, case, ctx: OracleContext, result: OracleResul
     out = {f: np.zeros(D) for f in fields}
     status = np.full(D, NO_CONVERGENCE)
     used = np.zeros(D)
-    sensitivity = np.zeros(m)  # Σ_k |∂f/∂x_k|·|x_k| per output entry
+    sensitivity = np.zeros(m)  # 16ε·Σ_k |∂f/∂x_k|·|x_k| per output entry
     columns = np.zeros((D, m), dtype=problem.f0.dtype) if keep_columns else None
 
     pending = np.arange(D)
@@ -83,7 +83,9 @@ def full_columns(problem: Problem, case, ctx: OracleContext, result: OracleResul
             steps_mine = hs[ok_step][mine]
             if np.any(mine):
                 rows = select_rows(st["absT"], mine)
-                per_unit = base[idx[ok_step]][mine] / (6 * steps_mine)  # |R|·|x_k| = |T|·|x_k| / (6h)
+                # |R|·|x_k| = |T|·|x_k| / (6h), times the rounding unit first: near the
+                # dtype's largest values the plain sensitivity overflows
+                per_unit = 16 * problem.unit[0] * base[idx[ok_step]][mine] / (6 * steps_mine)
                 sensitivity += as_numpy(st["absT"][rows].T @ like(st["absT"], per_unit))
                 if keep_columns:
                     columns[idx[final]] = 0.0
@@ -93,7 +95,8 @@ def full_columns(problem: Problem, case, ctx: OracleContext, result: OracleResul
     estimates, errors, scales = out["g"], out["err"], out["scale"]
     # rounding that ε·|f| misses: outputs that cancel are computed from intermediates
     # as large as their inputs (sum([-3, x, 3]) at x = 0); each column divides by its step
-    noise = float(np.sum(problem.weights * 16 * problem.unit[0] * sensitivity))
+    with np.errstate(over="ignore", invalid="ignore"):
+        noise = float(np.sum(np.where(problem.live, problem.weights * sensitivity, 0.0)))
     errors[used > 0] += noise / used[used > 0]
 
     # significance floor: tiny gaps far below every gradient entry are rounding, not kinks

@@ -38,15 +38,18 @@ class Problem:
         self.live = weights > 0
         self.all_live = bool(np.all(self.live))
         self.unit = evaluator.unit
-        self.weight_sum = float(weights.sum())
-        self.magnitude0_w = float(np.abs(f0) @ weights)
+        # Σ|v|·(ε·|f0| + tiny): the rounding every output brings into a difference (one that
+        # does not move may still depend on x below its resolution), ε applied first: near
+        # the dtype's largest values Σ|v|·|f0| overflows
+        with np.errstate(over="ignore", invalid="ignore"):
+            self.rounding0_w = float(np.sum(np.where(self.live, weights * (self.unit[0] * np.abs(f0) + self.unit[1]), 0.0)))
         self._constants: dict = {}
 
     def constants(self, like) -> dict:
         """f0, |v|, conj(v) and the live mask as arrays of ``like``'s kind and device."""
         key = "numpy" if isinstance(like, np.ndarray) else str(like.device)
         if key not in self._constants:
-            values = {"w": self.weights, "v_conj": self.v_conj, "twice_f0": 2 * self.f0, "live": self.live}
+            values = {"w": self.weights, "v_conj": self.v_conj, "f0": self.f0, "live": self.live}
             if key != "numpy":  # the same dtypes (float64/complex128, bool) as torch tensors
                 import torch
 
@@ -68,7 +71,7 @@ def chunk_stats(problem: Problem, F, h: np.ndarray) -> dict:
     c = h.size
     FP, FM, FP2, FM2 = F[:c], F[c : 2 * c], F[2 * c : 3 * c], F[3 * c :]
     k = problem.constants(F)
-    w, eps, tiny = k["w"], problem.unit[0], problem.unit[1]
+    w, eps = k["w"], problem.unit[0]
     with np.errstate(all="ignore"):
         dF1 = FP - FM  # 2h·D(h)
         dF2 = FP2 - FM2  # h·D(h/2)
@@ -78,29 +81,35 @@ def chunk_stats(problem: Problem, F, h: np.ndarray) -> dict:
         change_vec = dF2 * 2
         change_vec -= dF1  # 2h·(D(h/2) − D(h))
         change = as_numpy(_abs(change_vec) @ w) / (2 * h)
-        S1 = FP + FM
-        S1 -= k["twice_f0"]  # second difference at h
-        S2 = FP2 + FM2
-        S2 -= k["twice_f0"]
+        # second differences at h and h/2, as (F+ − f0) + F− − f0: F+ + F− − 2f0 overflows
+        # near the dtype's largest values
+        S1 = FP - k["f0"]
+        S1 += FM
+        S1 -= k["f0"]
+        S2 = FP2 - k["f0"]
+        S2 += FM2
+        S2 -= k["f0"]
         s1 = as_numpy(_abs(S1) @ w)
         s2 = as_numpy(_abs(S2) @ w)
         # Σ|v|·max over the 5 values of |f|, bounded without a pass per value:
         # |F± − f0| ≤ (|F+ − F−| + |F+ + F− − 2f0|) / 2
         spread = (as_numpy(_abs(dF1) @ w) + as_numpy(_abs(dF2) @ w) + s1 + s2) / 2
-        magnitude = problem.magnitude0_w + spread
         g = np.real(as_numpy(T @ k["v_conj"])) / (6 * h)
         scale = as_numpy(absT @ w) / (6 * h)
-        evaluation_error = eps * magnitude + tiny * problem.weight_sum  # Σ|v|·(ε·|f| + tiny)
+        evaluation_error = problem.rounding0_w + eps * spread  # Σ|v|·(ε·|f| + tiny)
         err = change + 16 * evaluation_error / h
         gap1 = s1 / h
         gap2 = s2 / (h / 2)
         noise2 = 8 * evaluation_error / (h / 2)
-    if problem.all_live:  # a NaN/inf value anywhere makes the |v|-contraction non-finite
-        finite = np.isfinite(magnitude)
-    else:
-        finite = np.ones(c, dtype=bool)
+    # a NaN/inf value anywhere makes the |v|-contraction non-finite, and so may a sum of
+    # finite values near the dtype's largest: such rows are checked value by value
+    finite = np.isfinite(spread) if problem.all_live else np.zeros(c, dtype=bool)
+    if not np.all(finite):
+        rows = select_rows(T, ~finite)
+        exact = np.ones(int((~finite).sum()), dtype=bool)
         for block in (FP, FM, FP2, FM2):
-            finite &= as_numpy(_isfinite(block[:, k["live"]]).all(1)).astype(bool)
+            exact &= as_numpy(_isfinite(block[rows][:, k["live"]]).all(1)).astype(bool)
+        finite[~finite] = exact
     resolved = np.isfinite(scale) & np.isfinite(g)  # overflow in the quotient
     status = np.full(c, OK)
     status[change > CONVERGENCE * scale + 4 * noise2] = NO_CONVERGENCE
