@@ -205,3 +205,17 @@ def test_report_files_are_replaced_atomically(tmp_path):
     write_atomically(str(target), "new")
     assert target.read_text() == "new"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["r.json"]  # no temporary left behind
+
+
+def test_a_report_rebuilt_from_strict_json_reads_an_infinite_ratio():
+    """A comparison whose worst ratio is inf is spelled "Infinity" in the journal; building
+    the report from it (vjpcheck run, vjpcheck report) raised TypeError comparing it."""
+    record = _failing_record()
+    failing = next(c for c in record.detail["comparisons"] if not c["passed"])
+    record.detail["comparisons"].append(dict(failing, worst_ratio=float("inf")))  # beside a finite one
+    from vjpcheck.report.record import strict_json
+
+    record.detail = strict_json(record.detail)  # as the journal and the JSON report hold it
+    assert any(c["worst_ratio"] == "Infinity" for c in record.detail["comparisons"])
+    (d,) = build_model([record]).discrepancies
+    assert d["suspects"] == ["torch.backward"]

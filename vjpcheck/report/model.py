@@ -141,7 +141,8 @@ def discrepancy_view(record: dict, index: int) -> dict:
     case = detail.get("case", {})
     failing = [c for c in detail.get("comparisons", []) if not c.get("passed")]
     # the heat map shows the failing comparison against finite differences when there is one
-    worst = max(failing, key=lambda c: ("finite_differences" in (c["got"], c["expected"]), c.get("worst_ratio") or 0.0)) if failing else None
+    # (a ratio read back from strict JSON may be "Infinity")
+    worst = max(failing, key=lambda c: ("finite_differences" in (c["got"], c["expected"]), float(c.get("worst_ratio") or 0.0))) if failing else None
     diff_args = [a for a in case.get("args", []) if a.get("differentiated")]
     story = detail.get("story")
     headline = story["headline"] if story else ""
