@@ -180,3 +180,19 @@ def test_safe_literals_rebuild_values_and_refuse_objects():
         again = eval(text, namespace)  # noqa: S307 - the point of the test
         assert type(again) is type(value) and (again == value or (again != again and value != value)), (value, text)
     assert safe_literal(object()) is None and safe_literal([1, object()]) is None
+
+
+def test_a_large_reproducer_keeps_its_arrays_in_a_side_file_and_still_reproduces(tmp_path, monkeypatch):
+    """Large cases: a short script that loads the exact values from an .npz beside it."""
+    monkeypatch.setenv("VJPCHECK_REPRODUCER_DIR", str(tmp_path / "reproducers"))
+    x = torch.linspace(-3, 3, 1500, dtype=torch.float64)
+    verdict = vjpcheck.check_vjp(planted_torch.SinWrongScale.apply, x)
+    assert verdict.status == "mismatch" and len(verdict.reproducer) > 20_000
+    path = verdict.reproducer_file()
+    script = open(path).read()
+    assert len(script) < 3_000 and "base64.b64decode" not in script, script
+    assert os.path.exists(path[: -len(".py")] + ".npz")
+    env = dict(os.environ, PYTHONPATH=CORPUS + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    done = subprocess.run([sys.executable, path], capture_output=True, text=True, env=env, timeout=300, cwd=str(tmp_path))
+    assert done.returncode == 0, done.stderr
+    assert "MISMATCH" in done.stdout

@@ -236,10 +236,17 @@ REPRODUCER_DIR_VARIABLE = "VJPCHECK_REPRODUCER_DIR"
 DEFAULT_REPRODUCER_DIR = os.path.join("reports", "reproducers")
 
 
+#: a written script keeps its arrays inline up to this size; bigger ones go to a side .npz
+SIDE_FILE_MIN = 20_000
+_BASE64_ARRAY = re.compile(r'np\.frombuffer\(base64\.b64decode\("([A-Za-z0-9+/=]*)"\), dtype="([<>|][a-zA-Z]\d+)"\)\.reshape\(([^)]*\)?)\)')
+
+
 def write_reproducer(function: str, script: str) -> str | None:
     """Write ``script`` to ``reports/reproducers/<function>-<hash>.py`` (or the folder in
     ``$VJPCHECK_REPRODUCER_DIR``), atomically; the path, or ``None`` when it cannot be
-    written (the caller then shows the script inline)."""
+    written (the caller then shows the script inline). A script over
+    :data:`SIDE_FILE_MIN` characters keeps its large arrays in ``<same name>.npz`` beside
+    it, which it loads: a short script to read, the exact values all the same."""
     folder = os.environ.get(REPRODUCER_DIR_VARIABLE) or DEFAULT_REPRODUCER_DIR
     digest = hashlib.sha256(script.encode()).hexdigest()[:10]
     stem = re.sub(r"[^A-Za-z0-9_.-]+", "_", function)[-80:].strip("._") or "function"
@@ -249,7 +256,54 @@ def write_reproducer(function: str, script: str) -> str | None:
         if not os.path.exists(path):
             from ..report.write import write_atomically
 
+            arrays: dict[str, np.ndarray] = {}
+            if len(script) > SIDE_FILE_MIN:
+                script, arrays = _arrays_to_side_file(script, os.path.basename(path)[: -len(".py")] + ".npz")
+            if arrays:
+                _save_npz_atomically(path[: -len(".py")] + ".npz", arrays)
             write_atomically(path, script + "\n")
     except OSError:
         return None
     return path
+
+
+def _arrays_to_side_file(script: str, npz_name: str) -> tuple[str, dict[str, np.ndarray]]:
+    """The script with each base64 array literal replaced by a lookup in ``npz_name``
+    (loaded from the script's own folder), and those arrays by name."""
+    arrays: dict[str, np.ndarray] = {}
+
+    def externalize(match: re.Match) -> str:
+        data, dtype, shape = match.groups()
+        name = f"a{len(arrays)}"
+        shape_value = tuple(int(n) for n in re.findall(r"\d+", shape))
+        arrays[name] = np.frombuffer(base64.b64decode(data), dtype=dtype).reshape(shape_value)
+        return f'_arrays["{name}"]'
+
+    body = _BASE64_ARRAY.sub(externalize, script)
+    if not arrays:
+        return script, arrays
+    loader = [
+        "import os",
+        comment(f"the exact values of the large arrays are in {npz_name}, beside this script"),
+        f"_arrays = np.load(os.path.join(os.path.dirname(os.path.abspath(__file__)), {npz_name!r}))",
+    ]
+    lines = body.splitlines()
+    at = lines.index("import numpy as np") + 1 if "import numpy as np" in lines else 0
+    return "\n".join(lines[:at] + loader + lines[at:]), arrays
+
+
+def _save_npz_atomically(path: str, arrays: dict[str, np.ndarray]) -> None:
+    import tempfile
+
+    folder = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=folder)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            np.savez(fh, **arrays)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
