@@ -204,7 +204,12 @@ def _check(fn: Callable, args: tuple, v: Any, opts: CheckOptions, start: float, 
     verdict.timings = {"case": case_seconds, **verdict.timings, "reproducer": time.perf_counter() - t}
     if opts.order == 2:
         built["first order"] = verdict
-        verdict.children.append(check_second_order(case, plan.names, opts, first_order_scale(case, verdict.oracles)))
+        nowhere = not_differentiable_here(verdict)
+        verdict.children.append(
+            Verdict(status=Status.SKIPPED, function=case.name, framework=case.framework, label=SECOND_ORDER, reasons=[nowhere])
+            if nowhere
+            else check_second_order(case, plan.names, opts, first_order_scale(case, verdict.oracles))
+        )
     verdict.seconds = time.perf_counter() - start
     return verdict
 
@@ -467,6 +472,23 @@ def _framework_of(args: tuple) -> str:
 
 
 # ---- one order up --------------------------------------------------------------------
+
+
+def not_differentiable_here(first: Verdict) -> str:
+    """Why the second order cannot be checked at this point ("" when it can): where finite
+    differences found every input entry non-smooth, or a jump, the first-order VJP is not
+    defined around this point, let alone its derivative (``(x - x.mean()).sum()**2``: an identically-zero
+    function whose computed values are rounding noise, and whose "second derivatives"
+    are the noise of that noise)."""
+    fd = next((r for r in first.oracles if r.name == "finite_differences" and r.ok), None)
+    masks = [] if fd is None or fd.nonsmooth is None else [np.asarray(m) for m in fd.nonsmooth]
+    if not masks or not any(m.size for m in masks):
+        return ""
+    if all(np.all(m) for m in masks):
+        return "not differentiable here: finite differences found every input entry non-smooth at first order, so the VJP map has no derivative to check at this point"
+    if fd.jumps is not None and any(np.any(m) for m in fd.jumps):
+        return "not differentiable here: the function jumps at this point (first-order finite differences), so the VJP map is not defined around it"
+    return ""
 
 
 def first_order_scale(case: Case, results: list[OracleResult]) -> float:

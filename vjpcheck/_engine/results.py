@@ -122,6 +122,12 @@ class OracleResult:
     # where the function is locally Lipschitz (smooth, or a kink): every correct
     # derivative there is finite, even where its value is a matter of convention
     finite_required: list[np.ndarray] | None = None
+    # where the function jumps (not Lipschitz): no derivative and no subgradient, so no
+    # convention for oracles of one rule to agree on (rounding noise looks like this too)
+    jumps: list[np.ndarray] | None = None
+    # rounding noise of the forward itself, per entry, as a derivative-sized absolute
+    # floor between analytic oracles (finite_differences.noise)
+    noise_floor: list[np.ndarray] | None = None
     nonsmooth_reasons: list[str] = field(default_factory=list)
     projections: list[Projection] = field(default_factory=list)
     jacobian: np.ndarray | None = None  # matricised (m × n) Jacobian, small cases only

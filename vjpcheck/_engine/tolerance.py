@@ -88,7 +88,10 @@ def compare_vectors(
     """Check ``got.grads`` against ``expected.grads`` entry by entry."""
     scales = reference if reference is not None and reference.ok and reference.scale is not None else None
     biggest = _largest_scale(expected, case, scales)
-    floors = coupled_scales(case, reference) if scales is not None else None
+    # per-entry floors hold two different rules to each entry's own precision; methods of
+    # one rule differ by their internal cancellation (1 − p at a saturated softmax), which
+    # no Jacobian structure shows: the global floor between them
+    floors = coupled_scales(case, reference) if scales is not None and expected.rule != got.rule else None
     findings: list[Finding] = []
     worst: list[EntryError] = []
     maps = []
@@ -138,8 +141,8 @@ def _largest_scale(expected: OracleResult, case: Case, scales: OracleResult | No
 def coupled_scales(case: Case, reference: OracleResult) -> list[np.ndarray] | None:
     """Per differentiated entry k, the largest term a backward may cancel down into it:
     ``max S`` over the entries that share an output with k, and ``max|v_j| · max|y_j|``
-    over the outputs j that depend on k; ``None`` without finite differences' whole
-    (real) Jacobian."""
+    over the outputs j that depend on k (the global floor where no output was seen to);
+    ``None`` without finite differences' whole (real) Jacobian."""
     J = reference.jacobian
     if J is None or reference.scale is None:
         return None
@@ -156,6 +159,11 @@ def coupled_scales(case: Case, reference: OracleResult) -> list[np.ndarray] | No
         s_out = np.max(np.where(depends, S[None, :], 0.0), axis=1, initial=0.0)  # per output
         s_k = np.max(np.where(depends, s_out[:, None], 0.0), axis=0, initial=0.0)
     floor = np.maximum(np.nan_to_num(v_k * y_k, nan=np.inf), np.maximum(s_k, S))
+    # an entry no output was seen to depend on is ~0 in exact arithmetic, and whatever a
+    # backward returns there is its own cancellation (normalize along a dimension of size
+    # 1: 1/|x| − x²/|x|³): the global floor
+    unseen = ~depends.any(axis=0)
+    floor[unseen] = max(case.cotangent_scale * case.output_scale, float(np.max(S, initial=0.0)))
     sizes = [int(np.prod(np.shape(s))) for s in reference.scale]
     return [part.reshape(np.shape(s)) for part, s in zip(np.split(floor, np.cumsum(sizes)[:-1]), reference.scale)]
 
@@ -170,14 +178,30 @@ def _entry_tolerance(a, ea, ga, expected, got, case, rtol, atol, scales, biggest
     # FD's abs-contraction when it ran, never below the compared values themselves
     # (FD's estimate of S is noise where its step cannot resolve a tiny derivative)
     scale = np.maximum(scales.scale[a], own) if scales is not None else own
-    return err + rtol * (scale + FLOOR * biggest) + atol + case_atol(case)
+    noise = forward_noise(expected, got, scales)
+    return err + rtol * (scale + FLOOR * biggest) + (noise[a] if noise is not None else 0.0) + atol + case_atol(case)
+
+
+def forward_noise(expected: OracleResult, got: OracleResult, reference: OracleResult | None) -> list[np.ndarray] | None:
+    """Two analytic oracles differ by their rounding, which is at least the forward's own
+    noise (a forward that cancels hides it from every scale): finite differences measure
+    it, per entry. Finite differences themselves stay held to their own error estimate:
+    a jump at the point also moves the forward, and must not widen the independent
+    reference. ``None`` where it does not apply."""
+    if reference is None or "numeric" in (expected.rule, got.rule):
+        return None
+    return reference.noise_floor
 
 
 def _excluded(a: int, shape, expected: OracleResult, got: OracleResult, reference: OracleResult | None) -> np.ndarray:
-    """Non-smooth entries, left out unless both oracles share one derivative rule."""
-    if expected.rule != got.rule and reference is not None and reference.nonsmooth is not None:
+    """Non-smooth entries, left out unless both oracles share one derivative rule; jumps
+    (no derivative, no subgradient: nothing for one rule's methods to agree on beyond
+    their rounding, whose size finite differences cannot see there) always."""
+    if reference is None or reference.nonsmooth is None:
+        return np.zeros(shape, dtype=bool)
+    if expected.rule != got.rule:
         return reference.nonsmooth[a]
-    return np.zeros(shape, dtype=bool)
+    return reference.jumps[a] if reference.jumps is not None else np.zeros(shape, dtype=bool)
 
 
 def _nonfinite(a, ea, ga, mask, expected, got, case, reference) -> list[Finding]:
@@ -263,6 +287,7 @@ def compare_projection(
         and any(not np.all(m) for m in reference.finite_required)
     )
     underflow_per_unit = case_atol(case)
+    noise_floor = forward_noise(projection_oracle, vector, reference)
     probes, unjudged = [], 0
     for p in projection_oracle.projections:
         lhs = sum(real_inner(g, u) for g, u in zip(vector.grads, p.tangents))
@@ -271,7 +296,8 @@ def compare_projection(
         size = sum(abs_inner(s, u) for s, u in zip(scales, p.tangents))
         floor = FLOOR * biggest * sum(float(np.sum(np.abs(u))) for u in p.tangents)
         underflow = underflow_per_unit * (1 + sum(float(np.sum(np.abs(u))) for u in p.tangents))
-        tol = SAFETY * (err + p.error) + rtol * (size + p.scale + floor) + atol + underflow
+        noise = sum(abs_inner(n, u) for n, u in zip(noise_floor, p.tangents)) if noise_floor is not None else 0.0
+        tol = SAFETY * (err + p.error) + rtol * (size + p.scale + floor) + noise + atol + underflow
         complex_tangent = any(np.iscomplexobj(u) for u in p.tangents)
         probes.append((float(tol), float(np.sqrt(0.5)) if complex_tangent else 1.0))
         diff = abs(lhs - p.value)

@@ -37,6 +37,7 @@ from ..._engine.results import OracleResult
 from ..base import Oracle, OracleContext, OracleUnavailable
 from .columns import full_columns
 from .evaluate import build_evaluator
+from .noise import forward_noise_floor
 from .probes import probe_directions
 from .stats import Problem
 
@@ -80,6 +81,7 @@ class FiniteDifferences(Oracle):
             probe_directions(problem, case, ctx, result, n_coords)
         else:
             full_columns(problem, case, ctx, result)
+            result.noise_floor = forward_noise_floor(problem, result.jacobian)
         if evaluator.fallback and (evaluator.calls > 2 or not evaluator.batched):
             notes.append(evaluator.fallback)
         result.message = "; ".join(n for n in notes + ([result.message] if result.message else []) if n)

@@ -40,6 +40,7 @@ def full_columns(problem: Problem, case, ctx: OracleContext, result: OracleResul
         result.scale = [np.zeros(p.shape) for p in x0]
         result.nonsmooth = [np.zeros(p.shape, dtype=bool) for p in x0]
         result.finite_required = [np.ones(p.shape, dtype=bool) for p in x0]
+        result.jumps = [np.zeros(p.shape, dtype=bool) for p in x0]
         ctx.nonsmooth = result.nonsmooth
         return
     base = np.abs(part)
@@ -159,7 +160,7 @@ def coordinate_chunk(problem: Problem, arg_of, index_of, comp_of, h) -> dict:
 
 def assemble(result, case, problem, arg_of, index_of, comp_of, status, estimates, errors, scales, joint) -> None:
     """Per-direction numbers → per-argument arrays, masks and reasons."""
-    grads, errs, scls, masks, required, reasons = [], [], [], [], [], []
+    grads, errs, scls, masks, required, jumps, reasons = [], [], [], [], [], [], []
     for a, p in enumerate(problem.x0):
         sel = arg_of == a
         parts = 2 if np.iscomplexobj(p) else 1
@@ -172,6 +173,7 @@ def assemble(result, case, problem, arg_of, index_of, comp_of, status, estimates
         masked = (st != OK).any(axis=1)
         masks.append(masked.reshape(p.shape))
         required.append(np.isin(st, (OK, KINK)).all(axis=1).reshape(p.shape))
+        jumps.append((st == JUMP).any(axis=1).reshape(p.shape))
         for k in np.flatnonzero(masked):
             if len(reasons) >= 8:
                 break
@@ -183,4 +185,5 @@ def assemble(result, case, problem, arg_of, index_of, comp_of, status, estimates
         reasons.insert(0, f"every entry: {joint}")
     result.grads, result.error, result.scale, result.nonsmooth = grads, errs, scls, masks
     result.finite_required = required
+    result.jumps = jumps
     result.nonsmooth_reasons = reasons
