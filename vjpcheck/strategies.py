@@ -26,6 +26,7 @@ import numpy as np
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
+from ._engine.numeric import LARGEST
 from ._engine.validate import check_callable, check_choice, check_nonnegative_int, check_subset
 
 __all__ = [
@@ -89,7 +90,7 @@ _REAL_PART = {"complex128": "float64", "complex64": "float32"}
 def danger_groups(dtype: str) -> dict[str, tuple[float, ...]]:
     """:func:`danger_points` by kind, both signs of each."""
     if dtype == "bfloat16":  # NumPy has no bfloat16: 8 exponent bits like float32, 7 mantissa bits
-        big, tiny, smallest = float((2 - 2.0**-7) * 2.0**127), 2.0**-126, 2.0**-133
+        big, tiny, smallest = LARGEST["bfloat16"], 2.0**-126, 2.0**-133
     else:
         info = np.finfo(_REAL_PART.get(dtype, dtype))
         big, tiny, smallest = float(info.max), float(info.smallest_normal), float(info.smallest_subnormal)

@@ -401,32 +401,6 @@ def test_second_order_finite_differences_are_batched():
 
 
 # ---- the dtype's edges: overflow thresholds and tiny entries ------------------------------------
-class ExpNewStyle(torch.autograd.Function):
-    """exp with setup_context: AD of its forward is a second, independent analytic rule."""
-
-    @staticmethod
-    def forward(x):
-        return torch.exp(x)
-
-    @staticmethod
-    def setup_context(ctx, inputs, output):
-        ctx.save_for_backward(output)
-
-    @staticmethod
-    def backward(ctx, g):
-        (y,) = ctx.saved_tensors
-        return g * y
-
-
-class ExpFlushTiny(ExpNewStyle):
-    """exp whose backward flushes entries below 1e-15 to zero."""
-
-    @staticmethod
-    def backward(ctx, g):
-        (y,) = ctx.saved_tensors
-        return torch.where(y < 1e-15, 0.0, g * y)
-
-
 def _f64(*values):
     return torch.tensor(values, dtype=torch.float64)
 
@@ -462,8 +436,8 @@ def test_a_tiny_entry_next_to_an_unrelated_large_output_keeps_its_relative_preci
     (for cancellation) let a backward that flushes entry 0 to zero pass. Entries that share
     no output are judged at their own scale now."""
     x = _f64(-39.0, 0.5)
-    assert vjpcheck.check_vjp(ExpNewStyle.apply, x, primal="auto").status == "pass"
-    wrong = vjpcheck.check_vjp(ExpFlushTiny.apply, x, primal="auto")  # AD of the forward: a second rule
+    assert vjpcheck.check_vjp(planted_torch.ExpNewStyle.apply, x, primal="auto").status == "pass"
+    wrong = vjpcheck.check_vjp(planted_torch.ExpFlushTiny.apply, x, primal="auto")  # AD of the forward: a second rule
     assert wrong.status == "mismatch" and "arg0[0]" in wrong.explain(), wrong.explain()
     # finite differences cannot resolve 1e-18 next to an output of 1.6: the rules decide
     fd_check = next(c for c in wrong.comparisons if (c.expected, c.got) == ("finite_differences", "torch.backward"))

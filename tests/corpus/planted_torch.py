@@ -365,6 +365,33 @@ class ExpSquaringBackward(ExpRight):
 
 
 # ---- 13. wrong dtype (silently cast by PyTorch) ------------------------------------------------
+class ExpNewStyle(torch.autograd.Function):
+    """exp with setup_context: AD of its forward is a second, independent analytic rule."""
+
+    @staticmethod
+    def forward(x):
+        return torch.exp(x)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        ctx.save_for_backward(output)
+
+    @staticmethod
+    def backward(ctx, g):
+        (y,) = ctx.saved_tensors
+        return g * y
+
+
+class ExpFlushTiny(ExpNewStyle):
+    """exp whose backward flushes entries below 1e-15 to zero (relative precision lost where
+    the true entry is tiny next to an unrelated large output)."""
+
+    @staticmethod
+    def backward(ctx, g):
+        (y,) = ctx.saved_tensors
+        return torch.where(y < 1e-15, 0.0, g * y)
+
+
 class TanhFloat32Grad(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x):

@@ -38,6 +38,17 @@ TINY = {
     "bfloat16": float(np.finfo(np.float32).tiny),
 }
 
+#: largest finite values (bfloat16: 8 exponent bits like float32, 7 mantissa bits; NumPy
+#: has no bfloat16); complex dtypes by their real part
+LARGEST = {
+    "float64": float(np.finfo(np.float64).max),
+    "complex128": float(np.finfo(np.float64).max),
+    "float32": float(np.finfo(np.float32).max),
+    "complex64": float(np.finfo(np.float32).max),
+    "float16": float(np.finfo(np.float16).max),
+    "bfloat16": float((2 - 2.0**-7) * 2.0**127),
+}
+
 
 def rounding_unit(dtype: str) -> tuple[float, float]:
     """(ε, tiny) of ``dtype``: an evaluation of magnitude M is off by ≈ ε·M + tiny."""

@@ -35,7 +35,7 @@ from __future__ import annotations
 import numpy as np
 
 from .case import Case
-from .numeric import TINY, abs_inner, format_index, real_inner
+from .numeric import LARGEST, TINY, abs_inner, format_index, real_inner
 from .story import distinct_digits
 from .results import Comparison, EntryError, Finding, OracleResult
 
@@ -231,8 +231,7 @@ def _nonfinite(a, ea, ga, mask, expected, got, case, reference) -> list[Finding]
 def _may_overflow(case: Case, size):
     """Whether a derivative of this size (or |v|·|y|) may pass the largest value of the
     case's least precise dtype (a quarter of it, for the rounding on the way)."""
-    largest = min((float(np.finfo(d).max) for d in _involved_dtypes(case) if d in RTOL and d != "bfloat16"), default=np.inf)
-    largest = min(largest, 3.3e38) if "bfloat16" in _involved_dtypes(case) else largest
+    largest = min((LARGEST[d] for d in _involved_dtypes(case) if d in LARGEST), default=np.inf)
     with np.errstate(over="ignore", invalid="ignore"):
         return (np.asarray(size) >= largest / 4) | (case.cotangent_scale * case.output_scale >= largest / 4)
 

@@ -8,6 +8,7 @@ import numpy as np
 from ..._engine.numeric import random_like
 from ..._engine.results import OracleResult, Projection
 from ..base import OracleContext, OracleUnavailable
+from .evaluate import BATCH_ELEMENTS
 from .smoothness import REASONS
 from .stats import BASE_STEP, MIN_SCALE, NO_CONVERGENCE, OK, PROBE_SALT, RETRIED, RETRIES, RETRY_FACTOR, SIGNS, STATUS_NAMES, Problem, chunk_stats
 
@@ -22,17 +23,22 @@ def probe_directions(problem: Problem, case, ctx: OracleContext, result: OracleR
     k = len(tangents)
     status = np.full(k, NO_CONVERGENCE)
     final_stats: list[dict | None] = [None] * k
+    # directions per batch: their 4 points each, inputs and outputs, within the batch budget
+    group = max(1, BATCH_ELEMENTS // (len(SIGNS) * (size + problem.f0.size)))
     pending = list(range(k))
     for attempt in range(RETRIES + 1):
         if not pending:
             break
         h = h0 / RETRY_FACTOR**attempt
-        stacked = [np.stack([x0[a] + t * h * tangents[j][a] for t in SIGNS for j in pending]) for a in range(len(x0))]
-        st = chunk_stats(problem, problem.evaluator.many(stacked, problem.f0), np.full(len(pending), h))
-        # the points are x0 ± t·h·u and chunk_stats divides by h: g is ⟨v, J u⟩ itself
-        for i, j in enumerate(pending):
-            status[j] = st["status"][i]
-            final_stats[j] = {f: float(st[f][i]) for f in ("g", "scale", "err")}
+        for lo in range(0, len(pending), group):  # a few directions at a time: bounded memory
+            some = pending[lo : lo + group]
+            stacked = [np.stack([x0[a] + t * h * tangents[j][a] for t in SIGNS for j in some]) for a in range(len(x0))]
+            st = chunk_stats(problem, problem.evaluator.many(stacked, problem.f0), np.full(len(some), h), keep_columns=False)
+            del stacked
+            # the points are x0 ± t·h·u and chunk_stats divides by h: g is ⟨v, J u⟩ itself
+            for i, j in enumerate(some):
+                status[j] = st["status"][i]
+                final_stats[j] = {f: float(st[f][i]) for f in ("g", "scale", "err")}
         pending = [j for j in pending if status[j] in RETRIED]  # a kink seen at a large step is retried
     reasons = []
     for j in range(k):

@@ -58,7 +58,7 @@ class Problem:
         return self._constants[key]
 
 
-def chunk_stats(problem: Problem, F, h: np.ndarray) -> dict:
+def chunk_stats(problem: Problem, F, h: np.ndarray, keep_columns: bool = True) -> dict:
     """Richardson estimates, error bounds and smoothness tests for c directions at once.
 
     ``F`` holds the values at (+h, −h, +h/2, −h/2) along each direction: shape (4c, m),
@@ -66,36 +66,27 @@ def chunk_stats(problem: Problem, F, h: np.ndarray) -> dict:
     batched PyTorch evaluation, which is then processed where it lies. Returns
     per-direction NumPy vectors, and ``T`` / ``absT`` (c × m, F's kind) with ``T / (6h)``
     the Richardson columns R = (4·D(h/2) − D(h)) / 3. Every contraction with |v| is a
-    matrix-vector product; about 16 elementwise passes over (c × m).
+    matrix-vector product; about 16 elementwise passes over (c × m). Without
+    ``keep_columns`` (probe mode: no columns are needed) the outputs are reduced in blocks
+    of :data:`OUTPUT_BLOCK`, so that the temporaries stay small however large m is.
     """
     c = h.size
-    FP, FM, FP2, FM2 = F[:c], F[c : 2 * c], F[2 * c : 3 * c], F[3 * c :]
     k = problem.constants(F)
-    w, eps = k["w"], problem.unit[0]
+    m = int(F.shape[1])
+    if keep_columns or m <= OUTPUT_BLOCK:
+        sums = _row_sums(F, c, k, slice(None), keep_columns)
+    else:
+        blocks = [_row_sums(F, c, k, slice(lo, lo + OUTPUT_BLOCK), False) for lo in range(0, m, OUTPUT_BLOCK)]
+        sums = {name: sum(b[name] for b in blocks) for name in blocks[0] if name not in ("T", "absT")}
+    eps = problem.unit[0]
     with np.errstate(all="ignore"):
-        dF1 = FP - FM  # 2h·D(h)
-        dF2 = FP2 - FM2  # h·D(h/2)
-        T = dF2 * 8
-        T -= dF1  # 6h·R
-        absT = _abs(T, scratch=False)
-        change_vec = dF2 * 2
-        change_vec -= dF1  # 2h·(D(h/2) − D(h))
-        change = as_numpy(_abs(change_vec) @ w) / (2 * h)
-        # second differences at h and h/2, as (F+ − f0) + F− − f0: F+ + F− − 2f0 overflows
-        # near the dtype's largest values
-        S1 = FP - k["f0"]
-        S1 += FM
-        S1 -= k["f0"]
-        S2 = FP2 - k["f0"]
-        S2 += FM2
-        S2 -= k["f0"]
-        s1 = as_numpy(_abs(S1) @ w)
-        s2 = as_numpy(_abs(S2) @ w)
+        change = sums["change"] / (2 * h)
+        s1, s2 = sums["s1"], sums["s2"]
         # Σ|v|·max over the 5 values of |f|, bounded without a pass per value:
         # |F± − f0| ≤ (|F+ − F−| + |F+ + F− − 2f0|) / 2
-        spread = (as_numpy(_abs(dF1) @ w) + as_numpy(_abs(dF2) @ w) + s1 + s2) / 2
-        g = np.real(as_numpy(T @ k["v_conj"])) / (6 * h)
-        scale = as_numpy(absT @ w) / (6 * h)
+        spread = (sums["d1"] + sums["d2"] + s1 + s2) / 2
+        g = np.real(sums["g"]) / (6 * h)
+        scale = sums["scale"] / (6 * h)
         evaluation_error = problem.rounding0_w + eps * spread  # Σ|v|·(ε·|f| + tiny)
         err = change + 16 * evaluation_error / h
         gap1 = s1 / h
@@ -105,10 +96,10 @@ def chunk_stats(problem: Problem, F, h: np.ndarray) -> dict:
     # finite values near the dtype's largest: such rows are checked value by value
     finite = np.isfinite(spread) if problem.all_live else np.zeros(c, dtype=bool)
     if not np.all(finite):
-        rows = select_rows(T, ~finite)
         exact = np.ones(int((~finite).sum()), dtype=bool)
-        for block in (FP, FM, FP2, FM2):
-            exact &= as_numpy(_isfinite(block[rows][:, k["live"]]).all(1)).astype(bool)
+        rows = select_rows(F[:c], ~finite)
+        for b in range(4):
+            exact &= as_numpy(_isfinite(F[b * c : (b + 1) * c][rows][:, k["live"]]).all(1)).astype(bool)
         finite[~finite] = exact
     resolved = np.isfinite(scale) & np.isfinite(g)  # overflow in the quotient
     status = np.full(c, OK)
@@ -118,13 +109,55 @@ def chunk_stats(problem: Problem, F, h: np.ndarray) -> dict:
     status[~resolved] = NO_CONVERGENCE  # FD cannot say anything here
     status[~finite] = OUT_OF_DOMAIN
     bad = ~finite | ~resolved
+    T, absT = sums.get("T"), sums.get("absT")
     if np.any(bad):
         for arr in (g, scale, err, gap1, gap2, noise2):
             arr[bad] = 0.0
-        rows = select_rows(T, bad)
-        T[rows] = 0.0
-        absT[rows] = 0.0
+        if T is not None:
+            rows = select_rows(T, bad)
+            T[rows] = 0.0
+            absT[rows] = 0.0
     return {"status": status, "g": g, "scale": scale, "err": err, "gap1": gap1, "gap2": gap2, "noise2": noise2, "T": T, "absT": absT}
+
+
+#: output columns reduced at once in probe mode (4 rows each: 2 MB of float64 temporaries)
+OUTPUT_BLOCK = 1 << 16
+
+
+def _row_sums(F, c: int, k: dict, cols: slice, keep_columns: bool) -> dict:
+    """The |v|-contractions of one block of output columns, per direction (additive over
+    blocks): ``change`` (2h·|D(h/2) − D(h)|), ``s1``/``s2`` (second differences at h and
+    h/2), ``d1``/``d2`` (|F+ − F−| at h and h/2), ``g`` (6h·⟨v, R⟩), ``scale`` (6h·|v|·|R|);
+    and ``T``/``absT`` themselves with ``keep_columns``."""
+    F = F[:, cols]
+    FP, FM, FP2, FM2 = F[:c], F[c : 2 * c], F[2 * c : 3 * c], F[3 * c :]
+    w, v_conj, f0 = k["w"][cols], k["v_conj"][cols], k["f0"][cols]
+    with np.errstate(all="ignore"):
+        dF1 = FP - FM  # 2h·D(h)
+        dF2 = FP2 - FM2  # h·D(h/2)
+        T = dF2 * 8
+        T -= dF1  # 6h·R
+        absT = _abs(T, scratch=False)
+        change_vec = dF2 * 2
+        change_vec -= dF1  # 2h·(D(h/2) − D(h))
+        out = {"change": as_numpy(_abs(change_vec) @ w)}
+        # second differences at h and h/2, as (F+ − f0) + F− − f0: F+ + F− − 2f0 overflows
+        # near the dtype's largest values
+        S1 = FP - f0
+        S1 += FM
+        S1 -= f0
+        S2 = FP2 - f0
+        S2 += FM2
+        S2 -= f0
+        out["s1"] = as_numpy(_abs(S1) @ w)
+        out["s2"] = as_numpy(_abs(S2) @ w)
+        out["d1"] = as_numpy(_abs(dF1) @ w)
+        out["d2"] = as_numpy(_abs(dF2) @ w)
+        out["g"] = as_numpy(T @ v_conj)
+        out["scale"] = as_numpy(absT @ w)
+    if keep_columns:
+        out["T"], out["absT"] = T, absT
+    return out
 
 
 def _abs(x, scratch: bool = True):
