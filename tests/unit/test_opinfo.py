@@ -110,8 +110,17 @@ def test_refusals_are_skips_with_the_message_and_escapes_are_errors(monkeypatch)
         "native_layer_norm",  # mean/rstd outputs PyTorch declares non-differentiable
         "tensor_split",  # torch.func cannot trace tensor indices
         "std_mean",  # complex input, real and complex outputs
+        "nn.functional.normalize",  # reverse mode vs the explicit Jacobian: 1/|x| − x²/|x|³ cancels
+        "nn.functional.multi_head_attention_forward",  # the same at a saturated softmax
     ],
 )
 def test_opinfo_samples_that_were_false_alarms_pass(name):
     found = outcomes(name, dtypes=("float64", "complex128"), count=3)
+    assert found and all(o.status in ("pass", "skipped", "known", "inconclusive") for o in found), [(o.dtype, o.index, o.status, o.reason) for o in found]
+
+
+def test_second_order_methods_of_one_rule_are_not_held_to_first_orders_bound():
+    """householder_product in complex128: reverse mode and the explicit Jacobian of the VJP
+    map differ by 2.3e-9 relative (finite differences agree with both)."""
+    found = outcomes("linalg.householder_product", dtypes=("complex128",), count=2, order=2)
     assert found and all(o.status in ("pass", "skipped", "known", "inconclusive") for o in found), [(o.dtype, o.index, o.status, o.reason) for o in found]

@@ -62,6 +62,7 @@ class Case:
     output_scale: float = 0.0  # max |y| over the differentiable outputs
     seed: int = 0
     notes: list[str] = field(default_factory=list)  # what the verdict should say about the case
+    order: int = 1  # 2: the case is the VJP map of a first-order case
 
     # ---- views used by oracles -------------------------------------------------------
     @property

@@ -202,7 +202,7 @@ class Comparison:
     compared: int = 0
     excluded: int = 0  # entries left out: non-smooth points, unbounded error estimates
     worst: list[EntryError] = field(default_factory=list)
-    error_maps: list[np.ndarray] | None = None  # |got - expected| / tolerance per arg
+    error_maps: list[np.ndarray | None] | None = None  # |got - expected| / tolerance per arg (None: too large to keep)
     message: str = ""
     # projection comparisons: (tolerance, σ) per probe, σ = std of ⟨Δ, u⟩ per unit ‖Δ‖
     probes: list[tuple[float, float]] = field(default_factory=list)

@@ -37,7 +37,7 @@ import numpy as np
 from .case import Case
 from .numeric import LARGEST, TINY, abs_inner, format_index, real_inner
 from .story import distinct_digits
-from .results import Comparison, EntryError, Finding, OracleResult
+from .results import REPORT_MAX_ENTRIES, Comparison, EntryError, Finding, OracleResult
 
 RTOL = {
     "float64": 1e-10,
@@ -96,6 +96,7 @@ def compare_vectors(
     worst: list[EntryError] = []
     maps = []
     compared = excluded = 0
+    worst_ratio = 0.0
     for a, (ea, ga) in enumerate(zip(expected.grads, got.grads)):
         ea, ga = np.asarray(ea), np.asarray(ga)
         tol = _entry_tolerance(a, ea, ga, expected, got, case, rtol, atol, scales, biggest if floors is None else floors[a])
@@ -103,11 +104,13 @@ def compare_vectors(
         findings += _nonfinite(a, ea, ga, mask, expected, got, case, reference)
         mask = mask | ~np.isfinite(tol)  # an unbounded error estimate judges nothing
         ratio, diff = _error_ratio(ea, ga, tol, mask)
-        maps.append(ratio)
+        worst_ratio = max(worst_ratio, float(np.max(ratio, initial=0.0)))
+        # a report draws maps up to REPORT_MAX_ENTRIES: a larger one is not kept (a 1e7-entry
+        # case kept one 80 MB map per comparison)
+        maps.append(ratio if ratio.size <= REPORT_MAX_ENTRIES else None)
         compared += int(ea.size - mask.sum())
         excluded += int(mask.sum())
         worst += _worst_entries(case.wrt[a], ea, ga, diff, ratio, tol, already=len(worst))
-    worst_ratio = max((float(np.max(m)) for m in maps if m.size), default=0.0)
     worst.sort(key=lambda w: -(w.abs_error / w.tolerance if w.tolerance > 0 else np.inf))
     passed = worst_ratio <= 1.0 and not findings
     comparison = Comparison(

@@ -32,9 +32,9 @@ def probe_directions(problem: Problem, case, ctx: OracleContext, result: OracleR
         h = h0 / RETRY_FACTOR**attempt
         for lo in range(0, len(pending), group):  # a few directions at a time: bounded memory
             some = pending[lo : lo + group]
-            stacked = [np.stack([x0[a] + t * h * tangents[j][a] for t in SIGNS for j in some]) for a in range(len(x0))]
-            st = chunk_stats(problem, problem.evaluator.many(stacked, problem.f0), np.full(len(some), h), keep_columns=False)
-            del stacked
+            F = _evaluate(problem, [[tangents[j][a] for j in some] for a in range(len(x0))], h)
+            st = chunk_stats(problem, F, np.full(len(some), h), keep_columns=False)
+            del F
             # the points are x0 ± t·h·u and chunk_stats divides by h: g is ⟨v, J u⟩ itself
             for i, j in enumerate(some):
                 status[j] = st["status"][i]
@@ -56,3 +56,35 @@ def probe_directions(problem: Problem, case, ctx: OracleContext, result: OracleR
         + (f" > fd_max_coords={ctx.options.fd_max_coords}" if ctx.options.mode == "auto" else " (mode='probe')")
         + f"; {len(result.projections)} random directions, step {h0:.3g}"
     )
+
+
+def _evaluate(problem: Problem, directions: list[list[np.ndarray]], h: float):
+    """f at x + t·h·u for t in SIGNS (outer) and the directions (inner; per argument):
+    one batch when the evaluator takes them all at once, else point by point into one
+    array of values (a single point of a 1e7-entry input is 80 MB; four are 320)."""
+    x0, count = problem.x0, len(SIGNS) * len(directions[0])
+    if problem.evaluator.chunk(problem.f0.size) >= count:
+        return problem.evaluator.many([_points(x, u, h) for x, u in zip(x0, directions)], problem.f0)
+    F = np.empty((count, problem.f0.size), dtype=problem.evaluator.out_dtype)
+    r = 0
+    for t in SIGNS:
+        for j in range(len(directions[0])):
+            point = [_points(x, [u[j]], h, signs=(t,)) for x, u in zip(x0, directions)]
+            row = problem.evaluator.many(point, problem.f0)
+            F[r] = row[0] if isinstance(row, np.ndarray) else row[0].cpu().numpy()
+            r += 1
+    return F
+
+
+def _points(x: np.ndarray, directions: list[np.ndarray], h: float, signs=SIGNS) -> np.ndarray:
+    """x + t·h·u for t in ``signs`` (outer) and u in ``directions`` (inner), written in
+    place into one stacked array: no temporary per point."""
+    dtype = np.result_type(x, *directions)
+    out = np.empty((len(signs) * len(directions),) + x.shape, dtype=dtype)
+    r = 0
+    for t in signs:
+        for u in directions:
+            np.multiply(u, t * h, out=out[r])
+            out[r] += x
+            r += 1
+    return out
