@@ -219,3 +219,13 @@ def test_a_report_rebuilt_from_strict_json_reads_an_infinite_ratio():
     assert any(c["worst_ratio"] == "Infinity" for c in record.detail["comparisons"])
     (d,) = build_model([record]).discrepancies
     assert d["suspects"] == ["torch.backward"]
+
+
+def test_a_record_of_no_case_is_listed_but_makes_no_matrix_row():
+    """An OpInfo with no sample in the asked dtypes is a zero-count skip: it is named in the
+    functions table, and the matrix had an empty "-" row for it."""
+    empty = Record("t::none", "one_hot", "torch", "skipped", kind="opinfo", dtype="-", count=0)
+    checked = Record("t::sin", "sin", "torch", "pass", kind="opinfo", dtype="float64", count=3)
+    model = build_model([empty, checked])
+    assert [row["dtype"] for row in model.matrix] == ["float64"]
+    assert {f["function"] for f in model.functions} == {"one_hot", "sin"}

@@ -18,36 +18,22 @@ from __future__ import annotations
 
 import numpy as np
 
-#: unit roundoff (machine epsilon) by dtype name; low-precision types included.
-EPSILON = {
-    "float64": float(np.finfo(np.float64).eps),
-    "complex128": float(np.finfo(np.float64).eps),
-    "float32": float(np.finfo(np.float32).eps),
-    "complex64": float(np.finfo(np.float32).eps),
-    "float16": float(np.finfo(np.float16).eps),
-    "bfloat16": 2.0**-7,
-}
+#: the NumPy type whose format each dtype name shares (complex: its real part)
+_FORMAT = {"float64": np.float64, "complex128": np.float64, "float32": np.float32, "complex64": np.float32, "float16": np.float16}
+#: bfloat16 (NumPy has none): 8 exponent bits like float32, 7 mantissa bits
+_BFLOAT16 = {"eps": 2.0**-7, "tiny": float(np.finfo(np.float32).tiny), "max": float((2 - 2.0**-7) * 2.0**127)}
 
+
+def _by_dtype(attribute: str) -> dict[str, float]:
+    return {name: float(getattr(np.finfo(kind), attribute)) for name, kind in _FORMAT.items()} | {"bfloat16": _BFLOAT16[attribute]}
+
+
+#: unit roundoff (machine epsilon) by dtype name; low-precision types included
+EPSILON = _by_dtype("eps")
 #: smallest normal numbers: below them values flush to zero or lose all precision
-TINY = {
-    "float64": float(np.finfo(np.float64).tiny),
-    "complex128": float(np.finfo(np.float64).tiny),
-    "float32": float(np.finfo(np.float32).tiny),
-    "complex64": float(np.finfo(np.float32).tiny),
-    "float16": float(np.finfo(np.float16).tiny),
-    "bfloat16": float(np.finfo(np.float32).tiny),
-}
-
-#: largest finite values (bfloat16: 8 exponent bits like float32, 7 mantissa bits; NumPy
-#: has no bfloat16); complex dtypes by their real part
-LARGEST = {
-    "float64": float(np.finfo(np.float64).max),
-    "complex128": float(np.finfo(np.float64).max),
-    "float32": float(np.finfo(np.float32).max),
-    "complex64": float(np.finfo(np.float32).max),
-    "float16": float(np.finfo(np.float16).max),
-    "bfloat16": float((2 - 2.0**-7) * 2.0**127),
-}
+TINY = _by_dtype("tiny")
+#: largest finite values
+LARGEST = _by_dtype("max")
 
 
 def rounding_unit(dtype: str) -> tuple[float, float]:

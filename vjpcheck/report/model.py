@@ -86,7 +86,8 @@ def build_model(records: Sequence[Record], title: str = "vjpcheck report", worke
     workers: dict = defaultdict(lambda: {"records": 0, "cases": 0})
     for r in records:
         totals[r["status"]] += r["count"]
-        matrix[(r["framework"], r["device"], r["dtype"])][r["status"]] += r["count"]
+        if r["count"]:  # a record of no case (an OpInfo without samples in the dtypes) is no matrix row
+            matrix[(r["framework"], r["device"], r["dtype"])][r["status"]] += r["count"]
         f = functions.setdefault((r["function"], r["framework"]), {"function": r["function"], "framework": r["framework"], "tests": set(), "counts": Counter()})
         f["tests"].add(r["test"])
         f["counts"][r["status"]] += r["count"]
