@@ -70,6 +70,12 @@ def random_like(rng: np.random.Generator, shape, complex_: bool) -> np.ndarray:
     return rng.standard_normal(shape)
 
 
+def split_like(flat: np.ndarray, shapes) -> list[np.ndarray]:
+    """A flat vector over several arrays' entries, back into arrays of ``shapes``."""
+    sizes = [int(np.prod(shape)) for shape in shapes]
+    return [part.reshape(shape) for part, shape in zip(np.split(flat, np.cumsum(sizes)[:-1]), shapes)]
+
+
 def format_index(shape: tuple, flat: int) -> tuple:
     """Flat index → multi-index tuple for ``shape`` (scalars give ``()``)."""
     return tuple(int(i) for i in np.unravel_index(flat, shape)) if shape else ()

@@ -6,6 +6,7 @@ import base64
 import hashlib
 import importlib
 import inspect
+import io
 import keyword
 import math
 import os
@@ -260,7 +261,9 @@ def write_reproducer(function: str, script: str) -> str | None:
             if len(script) > SIDE_FILE_MIN:
                 script, arrays = _arrays_to_side_file(script, os.path.basename(path)[: -len(".py")] + ".npz")
             if arrays:
-                _save_npz_atomically(path[: -len(".py")] + ".npz", arrays)
+                buffer = io.BytesIO()
+                np.savez(buffer, **arrays)
+                write_atomically(path[: -len(".py")] + ".npz", buffer.getvalue())
             write_atomically(path, script + "\n")
     except OSError:
         return None
@@ -290,20 +293,3 @@ def _arrays_to_side_file(script: str, npz_name: str) -> tuple[str, dict[str, np.
     lines = body.splitlines()
     at = lines.index("import numpy as np") + 1 if "import numpy as np" in lines else 0
     return "\n".join(lines[:at] + loader + lines[at:]), arrays
-
-
-def _save_npz_atomically(path: str, arrays: dict[str, np.ndarray]) -> None:
-    import tempfile
-
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            np.savez(fh, **arrays)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise

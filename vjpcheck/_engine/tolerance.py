@@ -35,7 +35,7 @@ from __future__ import annotations
 import numpy as np
 
 from .case import Case
-from .numeric import LARGEST, TINY, abs_inner, format_index, real_inner
+from .numeric import LARGEST, TINY, abs_inner, format_index, real_inner, split_like
 from .story import distinct_digits
 from .results import REPORT_MAX_ENTRIES, Comparison, EntryError, Finding, OracleResult
 
@@ -167,8 +167,7 @@ def coupled_scales(case: Case, reference: OracleResult) -> list[np.ndarray] | No
     # 1: 1/|x| − x²/|x|³): the global floor
     unseen = ~depends.any(axis=0)
     floor[unseen] = max(case.cotangent_scale * case.output_scale, float(np.max(S, initial=0.0)))
-    sizes = [int(np.prod(np.shape(s))) for s in reference.scale]
-    return [part.reshape(np.shape(s)) for part, s in zip(np.split(floor, np.cumsum(sizes)[:-1]), reference.scale)]
+    return split_like(floor, [np.shape(s) for s in reference.scale])
 
 
 def _entry_tolerance(a, ea, ga, expected, got, case, rtol, atol, scales, biggest) -> np.ndarray:

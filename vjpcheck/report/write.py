@@ -55,14 +55,17 @@ def write_reports(
     return model, paths
 
 
-def write_atomically(path: str, text: str) -> None:
-    """Write ``text`` to a temporary file beside ``path``, then rename it over ``path``: a
-    reader (or a second writer) sees the old file or the new one, never half of one."""
+def write_atomically(path: str, text: str | bytes) -> None:
+    """Write ``text`` (UTF-8; or bytes as they are) to a temporary file beside ``path``,
+    then rename it over ``path``: a reader (or a second writer) sees the old file or the
+    new one, never half of one."""
     folder = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=folder)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
+        with os.fdopen(fd, "wb") as fh:
+            if not isinstance(text, (str, bytes)):
+                raise TypeError(f"write_atomically: text must be str or bytes, got {type(text).__name__}")
+            fh.write(text if isinstance(text, bytes) else text.encode("utf-8"))
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):

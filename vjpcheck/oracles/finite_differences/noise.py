@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .stats import Problem
+from ..._engine.numeric import split_like
+from .stats import Problem, as_numpy
 
 ULPS = 4.0  # relative size of the perturbation, in units of the evaluation's ε
 PATTERNS = 2  # independent sign patterns; the larger change counts
@@ -45,7 +46,7 @@ def forward_noise_floor(problem: Problem, jacobian: np.ndarray | None) -> list[n
         per_output = np.divide(change, size, out=np.zeros_like(change), where=size > 0)
         seen = depends.any(axis=0)  # entries no output was seen to depend on keep the global floor
         floor[seen] = SAFETY * (per_output @ depends)[seen]
-    return [part.reshape(shape) for part, shape in zip(np.split(floor, np.cumsum([int(np.prod(s)) for s in shapes])[:-1]), shapes)]
+    return split_like(floor, shapes)
 
 
 def _changes(problem: Problem) -> np.ndarray:
@@ -58,7 +59,6 @@ def _changes(problem: Problem) -> np.ndarray:
         if np.iscomplexobj(p):
             signs = signs + 1j * rng.choice([-1.0, 1.0], size=(PATTERNS,) + p.shape)
         stacked.append(p[None] * (1 + ULPS * eps * signs))
-    F = problem.evaluator.many(stacked, problem.f0)
-    F = F if isinstance(F, np.ndarray) else F.cpu().numpy()
+    F = as_numpy(problem.evaluator.many(stacked, problem.f0))
     with np.errstate(all="ignore"):
         return np.max(np.abs(F - problem.f0[None, :]), axis=0)

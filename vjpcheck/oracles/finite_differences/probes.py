@@ -10,7 +10,7 @@ from ..._engine.results import OracleResult, Projection
 from ..base import OracleContext, OracleUnavailable
 from .evaluate import BATCH_ELEMENTS
 from .smoothness import REASONS
-from .stats import BASE_STEP, MIN_SCALE, NO_CONVERGENCE, OK, PROBE_SALT, RETRIED, RETRIES, RETRY_FACTOR, SIGNS, STATUS_NAMES, Problem, chunk_stats
+from .stats import BASE_STEP, MIN_SCALE, NO_CONVERGENCE, OK, PROBE_SALT, RETRIED, RETRIES, RETRY_FACTOR, SIGNS, STATUS_NAMES, Problem, as_numpy, chunk_stats
 
 def probe_directions(problem: Problem, case, ctx: OracleContext, result: OracleResult, n_coords: int) -> None:
     """⟨v, J u⟩ for ``ctx.options.probes`` random directions u (Richardson along u)."""
@@ -71,7 +71,7 @@ def _evaluate(problem: Problem, directions: list[list[np.ndarray]], h: float):
         for j in range(len(directions[0])):
             point = [_points(x, [u[j]], h, signs=(t,)) for x, u in zip(x0, directions)]
             row = problem.evaluator.many(point, problem.f0)
-            F[r] = row[0] if isinstance(row, np.ndarray) else row[0].cpu().numpy()
+            F[r] = as_numpy(row[0])
             r += 1
     return F
 
