@@ -53,7 +53,9 @@ def test_generation_visits_overflow_thresholds_and_subnormals(dtype):
     exp_edge = 0.99 * np.log(float(info.max))
     seen = {"exp_edge": 0, "subnormal": 0, "examples": 0}
 
-    @settings(max_examples=200, derandomize=True, database=None, suppress_health_check=list(HealthCheck))
+    # 400 examples: which of them carry a danger point moves with Hypothesis's version (200
+    # derandomized examples of 6.170 drew the float64 exp edge 3 times, of 6.155 at least 5)
+    @settings(max_examples=400, derandomize=True, database=None, suppress_health_check=list(HealthCheck))
     @given(tensor("n", dtype=dtype))
     def draw(x):
         a = np.abs(x.values.ravel())
