@@ -1,5 +1,7 @@
 """Shapes and arguments at the edges: size 0 and 1, scalars, aliasing layouts, index args."""
 
+import warnings
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -50,6 +52,16 @@ def _x64(values):
 )
 def test_jax_edges_pass(fn, make):
     verdict = vjpcheck.check_vjp(fn, *make())
+    assert verdict.status == "pass", verdict.explain()
+
+
+def test_a_float64_jax_argument_not_differentiated_keeps_its_precision():
+    """Finite differences evaluate the other float64 arguments as given (once rounded to
+    float32 outside x64: 1e300 became inf, with a NumPy overflow warning)."""
+    x, w = _x64(np.linspace(-1, 1, 4)), _x64(np.full(4, 1e300))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        verdict = vjpcheck.check_vjp(lambda a, b: a * b * 1e-300, x, w, wrt=0)
     assert verdict.status == "pass", verdict.explain()
 
 

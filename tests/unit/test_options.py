@@ -34,7 +34,7 @@ def test_check_vjp_signature_defaults_are_the_options_defaults():
         ({"twin": 3}, TypeError, "twin must be callable"),
         ({"reference": "np.sin"}, TypeError, "reference must be callable"),
         ({"primal": "yes"}, TypeError, "primal must be None, 'auto' or a callable"),
-        ({"oracles": "finite_differences"}, TypeError, "oracles must be a list of names"),
+        ({"oracles": "finite_differences"}, TypeError, "oracles must be \"all\" or a list of names"),
         ({"fd_batch": 1}, TypeError, "fd_batch must be True or False"),
     ],
 )

@@ -14,7 +14,7 @@ def test_a_wrong_custom_backward_is_named_by_its_class():
     story = verdict.to_dict()["story"]
     assert story["headline"].startswith("SinWrongScale.backward disagrees with finite differences")
     suspects = [p for p in story["parties"] if p["suspect"]]
-    assert len(suspects) == 1 and {"torch.backward", "torch.autograd.grad"} <= set(suspects[0]["names"])
+    assert len(suspects) == 1 and {"torch.backward", "torch.jacobian"} <= set(suspects[0]["names"])
     brief = verdict.explain(brief=True)
     assert brief.count("torch.backward vs finite_differences") == 0  # no pairwise repetition
     assert len(brief.splitlines()) <= 40

@@ -14,7 +14,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from ..oracles import Oracle, OracleContext, default_oracles, make_oracles
+from ..oracles import ALL, Oracle, OracleContext, default_oracles, make_oracles
 from .audit import caller_unchanged
 from .case import Case, ForwardError, build_case, describe_case, function_name
 from .options import DEFAULTS, CheckOptions
@@ -75,7 +75,7 @@ def check_vjp(
     *args: Any,
     v: Any = None,
     wrt: Sequence[int] | int | None = DEFAULTS.wrt,
-    oracles: Sequence[str] | None = DEFAULTS.oracles,
+    oracles: Sequence[str] | str | None = DEFAULTS.oracles,
     order: int = DEFAULTS.order,
     twin: Callable | None = DEFAULTS.twin,
     primal: Callable | str | None = DEFAULTS.primal,
@@ -100,9 +100,11 @@ def check_vjp(
         v: the cotangent, shaped like the output (a tuple for tuple outputs). Its memory
             layout is kept. Default: standard normal values drawn with ``seed``.
         wrt: indices of the arguments to differentiate.
-        oracles: names from :data:`vjpcheck.ORACLE_NAMES`; default: finite differences
-            and every AD method of the function's framework. With ``twin``, names of the
-            twin's framework choose its oracles (default: all of its AD methods).
+        oracles: names from :data:`vjpcheck.ORACLE_NAMES`, or ``"all"`` for every method
+            that applies. Default: finite differences, the framework's reverse pass, forward
+            mode, and the explicit Jacobian while the output has at most 16 entries (each
+            entry costs a backward pass). With ``twin``, names of the twin's framework
+            choose its oracles (default: the same set in the twin's framework).
         order: 2 also checks the VJP of the map ``(x, v) ↦ vᵀJ(x)`` (double backward).
         twin: the same function written in the other framework; its oracles join the
             comparison (inputs and cotangent converted, conventions reconciled).
@@ -119,7 +121,8 @@ def check_vjp(
             (see ``vjpcheck._engine.tolerance``).
         fd_max_coords: largest input size (real coordinates) for full finite differences;
             above it ``mode="auto"`` switches them to probe mode.
-        jacobian_max_rows: largest output size for the explicit-Jacobian oracles.
+        jacobian_max_rows: largest output size for the explicit-Jacobian oracles when
+            they are asked for (by name or with ``oracles="all"``).
         mode: ``"full"`` (one finite-difference column per input coordinate: localises
             wrong entries), ``"probe"`` (``probes`` random directions u: ⟨v, J u⟩ against
             ⟨vᵀJ, u⟩, cost independent of the input size; the verdict states the miss
@@ -232,7 +235,7 @@ class OraclePlan:
 
 def select_oracles(case: Case, opts: CheckOptions) -> OraclePlan:
     """Validate the oracle names and build the oracles (the twin's too, on its own case)."""
-    names = list(opts.oracles) if opts.oracles is not None else default_oracles(case.framework, case.device)
+    names = _oracle_names(case, opts.oracles)
     twin_framework = case.backend.twin_framework
     twin_names = [n for n in names if opts.twin is not None and n.startswith(twin_framework + ".")]
     names = [n for n in names if n not in twin_names]
@@ -250,10 +253,21 @@ def select_oracles(case: Case, opts: CheckOptions) -> OraclePlan:
         if needs_widening(case):  # probe mode's bound is too loose in low precision: two stages
             plan.oracles.append(WidenedRule(case.framework))
     if opts.twin is not None:  # names validated before the twin's forward runs
-        ad_names = twin_names or [n for n in default_oracles(twin_framework) if n != "finite_differences"]
+        ad_names = twin_names or [n for n in _oracle_names(case, opts.oracles, twin_framework) if n != "finite_differences"]
         plan.twin_oracles = make_oracles(ad_names, twin_framework)
         plan.twin = twin_case(case, opts.twin)
     return plan
+
+
+def _oracle_names(case: Case, oracles: Sequence[str] | str | None, framework: str | None = None) -> list[str]:
+    """The names ``oracles=`` stands for: a list as given, ``"all"`` the thorough set, and
+    ``None`` the default set for this case's size (see ``default_oracles``)."""
+    if oracles is not None and oracles != ALL:
+        return list(oracles)
+    from ..oracles.jacobian import realified_size
+
+    entries = realified_size([i for i, d in zip(case.output_infos, case.output_differentiable) if d])
+    return default_oracles(framework or case.framework, case.device, thorough=oracles == ALL, output_entries=entries)
 
 
 # ---- one case ------------------------------------------------------------------------

@@ -23,7 +23,7 @@ class CheckOptions:
     """
 
     wrt: Sequence[int] | int | None = None
-    oracles: tuple[str, ...] | None = None
+    oracles: tuple[str, ...] | str | None = None  # None: the default set; "all": every method
     order: int = 1
     twin: Callable | None = None
     primal: Callable | str | None = None
@@ -41,9 +41,9 @@ class CheckOptions:
 
     def __post_init__(self) -> None:
         # wrt: its positions are checked against the arguments (and named as given) by build_case
-        if self.oracles is not None:  # names are checked against the framework by make_oracles
+        if self.oracles is not None and self.oracles != "all":  # names are checked against the framework by make_oracles
             if isinstance(self.oracles, str) or not isinstance(self.oracles, Sequence):
-                raise TypeError(f"oracles must be a list of names from vjpcheck.ORACLE_NAMES, got {self.oracles!r}")
+                raise TypeError(f"oracles must be \"all\" or a list of names from vjpcheck.ORACLE_NAMES, got {self.oracles!r}")
             object.__setattr__(self, "oracles", tuple(self.oracles))
         check_choice("order", check_int("order", self.order), (1, 2))
         check_callable("twin", self.twin, optional=True)
@@ -79,7 +79,7 @@ class CheckOptions:
         written from the case itself."""
         changed = {k: v for k, v in self.non_defaults().items() if k not in ("wrt", "seed")}
         callables = {k: changed.pop(k) for k in CALLABLE_OPTIONS if k in changed and callable(changed[k])}
-        if "oracles" in changed:
+        if "oracles" in changed and not isinstance(changed["oracles"], str):
             changed["oracles"] = list(changed["oracles"])
         return changed, callables
 

@@ -96,7 +96,7 @@ def verify(
     max_examples: int | None = None,
     seed: int | None = None,
     order: int = 1,
-    oracles: Sequence[str] | None = None,
+    oracles: Sequence[str] | str | None = None,
     primal: Callable | str | None = "auto",
     wrt: Sequence[int] | None = None,
     cotangent_kinds: Sequence[str] = COTANGENT_KINDS,
@@ -116,7 +116,7 @@ def verify(
             ``CI`` environment variable is set (profile ``vjpcheck-ci``).
         seed: fixes Hypothesis' seed (pytest's ``--hypothesis-seed`` is honoured too).
         order: 2 also checks the VJP of the VJP map.
-        oracles: as in :func:`check_vjp`; forward mode is included by default.
+        oracles: as in :func:`check_vjp` (a list of names, ``"all"``, or the default set).
         primal: AD of the custom rule's forward as an extra oracle (``"auto"``).
         cotangent_kinds, cotangent_layouts: what cotangents to draw.
         hypothesis_settings: a ``hypothesis.settings`` to use instead of those profiles
@@ -182,10 +182,10 @@ def _options(framework: str, wrt, oracles, order: int, primal, check_options: di
     if unknown:
         raise TypeError(f"verify got unknown option(s) {unknown}; see vjpcheck.check_vjp for the options it passes on")
     opts = CheckOptions(wrt=wrt, oracles=oracles, order=order, primal=primal, framework=framework, **check_options)
-    if oracles is not None:
+    if opts.oracles is not None and opts.oracles != "all":
         from ..oracles import make_oracles
 
-        make_oracles(oracles, framework)
+        make_oracles(opts.oracles, framework)
     return opts
 
 

@@ -6,6 +6,7 @@ imported lazily, so a torch-only or JAX-only user never pays for the other.
 
 from __future__ import annotations
 
+import importlib
 import sys
 from typing import Any, Callable
 
@@ -73,12 +74,23 @@ def available_backends() -> list[str]:
 
 
 def cuda_available() -> bool:
-    """Whether PyTorch (installed) sees a CUDA device."""
+    """Whether a CUDA device is there, as the frameworks already imported see it (PyTorch
+    when neither is: a JAX user's check never pays for importing PyTorch)."""
+    loaded = [n for n in ("torch", "jax") if n in sys.modules] or ["torch"]
+    return any(_sees_cuda(n) for n in loaded)
+
+
+def _sees_cuda(name: str) -> bool:
     try:
-        import torch
+        module = importlib.import_module(name)
     except ImportError:
         return False
-    return bool(torch.cuda.is_available())
+    if name == "torch":
+        return bool(module.cuda.is_available())
+    try:
+        return bool(module.devices("gpu"))
+    except RuntimeError:  # no GPU backend in this jaxlib
+        return False
 
 
 def framework_versions() -> dict[str, str]:

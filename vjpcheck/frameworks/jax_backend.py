@@ -91,7 +91,8 @@ class JaxBackend(Backend):
             a = a.astype(np.complex128)
         elif a.dtype.kind == "f" or a.dtype.name == "bfloat16":
             a = a.astype(np.float64)
-        return jax.device_put(a, jax.devices("cpu")[0])
+        with x64():  # outside it, device_put would round float64 back to float32 (with a NumPy overflow warning)
+            return jax.device_put(a, jax.devices("cpu")[0])
 
     def restore(self, obj, values) -> None:  # jax arrays are immutable
         return None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from .base import Oracle, OracleContext, OracleUnavailable
 
-__all__ = ["Oracle", "OracleContext", "OracleUnavailable", "ORACLE_NAMES", "make_oracles", "default_oracles"]
+__all__ = ["Oracle", "OracleContext", "OracleUnavailable", "ORACLE_NAMES", "ALL", "make_oracles", "default_oracles"]
 
 #: name → (module, class); imported lazily so torch/jax load only when used.
 _REGISTRY = {
@@ -31,14 +31,33 @@ def _load(name: str) -> Oracle:
 
 #: oracles that only apply to cases on an accelerator
 DEVICE_ORACLES = ("torch.cpu",)
+#: the ``oracles=`` value that asks for every method (the thorough set)
+ALL = "all"
+#: the same backward formula reached through other entry points: in the thorough set only
+#: (``torch.func.vjp``'s first call also imports ``torch._dynamo``: 1.4 s per process)
+ENTRY_POINT_ORACLES = ("torch.autograd.grad", "torch.func.vjp")
+#: explicit Jacobians cost one backward pass per (realified) output entry: the default set
+#: has them up to this many entries, where they cost less than finite differences; the
+#: thorough set up to ``jacobian_max_rows``
+CHEAP_JACOBIAN_ROWS = 16
+JACOBIAN_ORACLES = ("torch.jacobian", "jax.jacobian")
 
 
-def default_oracles(framework: str, device: str = "cpu") -> list[str]:
-    """Finite differences first (it sets the smoothness mask), then every AD oracle, and
-    the CPU-vs-device comparison for cases on a GPU."""
+def default_oracles(framework: str, device: str = "cpu", thorough: bool = False, output_entries: int | None = None) -> list[str]:
+    """The oracle names a check runs when ``oracles=`` is not given.
+
+    Finite differences first (they set the smoothness mask), then the framework's methods
+    with distinct costs or rules: the reverse pass, forward mode, and the explicit Jacobian
+    while ``output_entries`` ≤ :data:`CHEAP_JACOBIAN_ROWS` (or unknown); the CPU-vs-device
+    comparison for cases on a GPU. ``thorough`` (``oracles="all"``): every method.
+    """
     names = [n for n in ORACLE_NAMES if n.startswith(framework + ".")]
     if device == "cpu":
         names = [n for n in names if n not in DEVICE_ORACLES]
+    if not thorough:
+        names = [n for n in names if n not in ENTRY_POINT_ORACLES]
+        if output_entries is not None and output_entries > CHEAP_JACOBIAN_ROWS:
+            names = [n for n in names if n not in JACOBIAN_ORACLES]
     return ["finite_differences"] + names
 
 
