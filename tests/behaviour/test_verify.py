@@ -118,3 +118,20 @@ def test_strategies_compose_with_plain_hypothesis():
         vjpcheck.assert_vjp(torch.matmul, a, b)
 
     check()
+
+
+def test_shrink_attempts_run_only_the_failures_oracles_and_the_minimal_case_meets_them_all(monkeypatch):
+    """Once an example fails, shrinking keeps only that failure's oracles (and finite
+    differences); the minimal case is then checked again with the whole default set."""
+    from vjpcheck._engine import sweep
+
+    seen = []
+    check = sweep.check_with_options
+    monkeypatch.setattr(sweep, "check_with_options", lambda fn, args, v, opts: seen.append(opts.oracles) or check(fn, args, v, opts))
+    with pytest.raises(vjpcheck.VJPMismatch) as failure:
+        vjpcheck.verify(pt.SinWrongScale.apply, tensor("n", dtype="float64", min_side=2), seed=0, max_examples=20)
+    reduced = [o for o in seen if o is not None]
+    assert reduced and set(reduced[0]) == {"finite_differences", "torch.backward", "torch.jacobian"}, reduced[:1]
+    assert seen[-1] is None  # the minimal case, again with the default set
+    assert {"finite_differences", "torch.backward", "torch.forward"} <= {o.name for o in failure.value.verdict.oracles}
+    assert sweep.shrink_options(sweep.CheckOptions(), failure.value.verdict).oracles == reduced[0]

@@ -154,10 +154,16 @@ def verify(
         announce("verify-failure", failure)
         raise failure from None
     except VJPMismatch as found:
+        verdict = found.verdict
+        args, v, reduced = getattr(found, "replay", (None, None, False))
+        if reduced:  # shrunk with the oracles of the failure: the minimal case meets them all
+            full = check_with_options(fn, args, v, opts)
+            if is_failing(full.overall_status):
+                verdict = full
         summary.seconds = time.perf_counter() - start
         # a fresh exception: the minimal case says everything Hypothesis' notes (the drawn
         # arrays again, "Explanation" lines pointing into vjpcheck) would repeat
-        failure = VJPMismatch(found.verdict, summary=summary)
+        failure = VJPMismatch(verdict, summary=summary)
         announce("verify-failure", failure)  # .summary: the examples before it; .verdict: the minimal case
         raise failure from None
     summary.seconds = time.perf_counter() - start
@@ -225,20 +231,46 @@ def _property(fn, strategies, opts: CheckOptions, summary: Summary, devices, kin
             return value.to(framework)
         return value
 
+    shrinking: dict = {}  # from the first failure on: the options its shrink attempts use
+
     @given(data=st.data())
     def property_(data):
         drawn = data.draw(st.tuples(*strategies), label="args")
         device = data.draw(st.sampled_from(devices), label="device") if devices else None
         args = [materialise(d, device) for d in drawn]
         v = _draw_cotangent(data, fn, args, framework, kinds, layouts)
-        verdict = check_with_options(fn, tuple(args), v, opts)
+        verdict = check_with_options(fn, tuple(args), v, shrinking.get("options", opts))
         _count(summary, verdict)
         if any(f.kind == FindingKind.TIMEOUT for f in verdict.all_findings()):
             raise _TimedOut(verdict)  # not shrunk: every attempt could take the whole limit
         if is_failing(verdict.overall_status):
-            raise VJPMismatch(verdict)
+            shrinking.setdefault("options", shrink_options(opts, verdict))
+            failure = VJPMismatch(verdict)
+            failure.replay = (tuple(args), v, shrinking["options"] is not opts)
+            raise failure
 
     return property_
+
+
+def shrink_options(opts: CheckOptions, verdict) -> CheckOptions:
+    """The options of shrink attempts once ``verdict`` failed: only the oracles that took part
+    in its findings (and finite differences, the referee), as a minimal case needs only to
+    keep that failure; the minimal case is then checked again with every oracle. ``opts``
+    itself when the failure names no oracle (a forward error) or every one that ran."""
+    from ..oracles import ORACLE_NAMES
+
+    involved = {f.oracle for f in verdict.all_findings() if f.oracle}
+    pending = [verdict]
+    while pending:
+        v = pending.pop()
+        involved |= {name for c in v.comparisons if not c.passed for name in (c.expected, c.got)}
+        pending.extend(v.children)
+    ran = {o.name for o in verdict.oracles} & set(ORACLE_NAMES)
+    # oracles that options add (the primal's AD, a reference's or twin's forward) stay
+    names = (involved & set(ORACLE_NAMES)) | ({"finite_differences"} & ran)
+    if not involved or names >= ran:
+        return opts
+    return dataclasses.replace(opts, oracles=tuple(sorted(names)))
 
 
 class _TimedOut(BaseException):

@@ -41,21 +41,24 @@ ENTRY_POINT_ORACLES = ("torch.autograd.grad", "torch.func.vjp")
 #: thorough set up to ``jacobian_max_rows``
 CHEAP_JACOBIAN_ROWS = 16
 JACOBIAN_ORACLES = ("torch.jacobian", "jax.jacobian")
+#: JAX compiles every method once per input shape (20–40 ms on a CPU, more than all of its
+#: runs at small sizes): the explicit Jacobian, the same rule as ``jax.vjp``, is thorough-only
+COMPILED_JACOBIANS = ("jax.jacobian",)
 
 
 def default_oracles(framework: str, device: str = "cpu", thorough: bool = False, output_entries: int | None = None) -> list[str]:
     """The oracle names a check runs when ``oracles=`` is not given.
 
     Finite differences first (they set the smoothness mask), then the framework's methods
-    with distinct costs or rules: the reverse pass, forward mode, and the explicit Jacobian
-    while ``output_entries`` ≤ :data:`CHEAP_JACOBIAN_ROWS` (or unknown); the CPU-vs-device
+    with distinct costs or rules: the reverse pass, forward mode, and PyTorch's explicit
+    Jacobian while ``output_entries`` ≤ :data:`CHEAP_JACOBIAN_ROWS` (or unknown); the CPU-vs-device
     comparison for cases on a GPU. ``thorough`` (``oracles="all"``): every method.
     """
     names = [n for n in ORACLE_NAMES if n.startswith(framework + ".")]
     if device == "cpu":
         names = [n for n in names if n not in DEVICE_ORACLES]
     if not thorough:
-        names = [n for n in names if n not in ENTRY_POINT_ORACLES]
+        names = [n for n in names if n not in ENTRY_POINT_ORACLES and n not in COMPILED_JACOBIANS]
         if output_entries is not None and output_entries > CHEAP_JACOBIAN_ROWS:
             names = [n for n in names if n not in JACOBIAN_ORACLES]
     return ["finite_differences"] + names
