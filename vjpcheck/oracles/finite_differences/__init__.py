@@ -70,7 +70,7 @@ class FiniteDifferences(Oracle):
         notes = [] if evaluator.mode == "reference" else [evaluator.mode]
         result.wide = evaluator.mode == "reference"
         x0 = [np.array(p, copy=True) for p in case.primals]
-        f0 = evaluator(x0)
+        f0 = evaluator.base_value if evaluator.base_value is not None else evaluator(x0)
         v_flat = np.concatenate([v.reshape(-1) for v in case.v if v is not None] or [np.zeros(0)])
         v_flat = v_flat.astype(np.complex128 if np.iscomplexobj(v_flat) or evaluator.out_dtype == np.complex128 else np.float64)
         weights = np.abs(v_flat)

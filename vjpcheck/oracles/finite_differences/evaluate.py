@@ -43,8 +43,9 @@ class Evaluator:
     tells whether :meth:`many` stacks points (else it loops); ``fallback`` why not.
     """
 
-    def __init__(self, single: Callable, unit, mode: str, batch: Callable | None, base_point, out_dtype, pad: bool = False, device: str = "cpu"):
+    def __init__(self, single: Callable, unit, mode: str, batch: Callable | None, base_point, out_dtype, pad: bool = False, device: str = "cpu", base_value: np.ndarray | None = None):
         self.single = single
+        self.base_value = base_value  # f at ``base_point``, when building the evaluator computed it
         self.device = device  # where batched evaluations run (a GPU for CUDA cases)
         self.unit = unit
         self.mode = mode
@@ -152,9 +153,12 @@ def build_evaluator(case: Case, reference: Callable | None = None, batch: bool =
         ev.fallback = "a NumPy reference is evaluated point by point"
         return ev
     out_dtype = _output_dtype(case)
-    single, batched, unit, mode = _framework_evaluators(case, out_dtype)
+    single, batched, unit, mode, base_value = _framework_evaluators(case, out_dtype)
     backend = case.backend
-    ev = Evaluator(single, unit, mode, batched if batch else None, case.primals, out_dtype, pad=backend.pads_batches, device=backend.fd_device(case.device))
+    ev = Evaluator(
+        single, unit, mode, batched if batch else None, case.primals, out_dtype,
+        pad=backend.pads_batches, device=backend.fd_device(case.device), base_value=base_value,
+    )
     if not batch:
         ev.fallback = "batching switched off"
     return ev
@@ -186,7 +190,7 @@ def _framework_evaluators(case: Case, out_dtype):
         expected = sum(int(np.prod(i.shape, dtype=np.int64)) for i, d in zip(case.output_infos, diff) if d)
         if out.size != expected:
             raise ValueError("output size changed in float64")
-        return reference, batched, rounding_unit("float64"), "reference"
+        return reference, batched, rounding_unit("float64"), "reference", out
     except Exception as exc:  # fall back to the case's own precision
         reason = f"finite differences ran in the case's dtype: float64 evaluation failed ({type(exc).__name__}: {exc})"[:300]
 
@@ -200,7 +204,7 @@ def _framework_evaluators(case: Case, out_dtype):
             wrt = [backend.from_numpy(v, dt, dev) for v, dt, dev in zip(values, dtypes, devices)]
             return flat(case.call(case.substitute(native_args, wrt)))
 
-    return native, None, unit, reason
+    return native, None, unit, reason, None
 
 
 def _numpy_single(case: Case, reference: Callable):

@@ -69,9 +69,9 @@ def _evaluate(problem: Problem, directions: list[list[np.ndarray]], h: float):
     r = 0
     for t in SIGNS:
         for j in range(len(directions[0])):
-            point = [_points(x, [u[j]], h, signs=(t,)) for x, u in zip(x0, directions)]
-            row = problem.evaluator.many(point, problem.f0)
-            F[r] = as_numpy(row[0])
+            # one point a call: the plain evaluation (a batch of one would add a vmap and
+            # its validation, one more evaluation of f, to no gain)
+            F[r] = problem.evaluator([_points(x, [u[j]], h, signs=(t,))[0] for x, u in zip(x0, directions)])
             r += 1
     return F
 
