@@ -1,6 +1,7 @@
 """The tolerance model: no false alarms from honest rounding, yet small errors are caught."""
 
 import jax
+import numpy as np
 import pytest
 import torch
 
@@ -66,3 +67,23 @@ def test_tiny_normal_inputs_at_second_order_are_not_false_alarms():
     v = torch.tensor([0.1257302210933933, -0.1321048632913019, 0.6404226504432821], dtype=torch.float64)
     verdict = vjpcheck.check_vjp(pt.CubeRight.apply, x, v=v, order=2)
     assert verdict.overall_status in ("pass", "skipped"), verdict.explain()
+
+
+@pytest.mark.parametrize(
+    "a,b",
+    [(-2.0, 3.0), ([[-1.0, 2.0]], [[3.0, -4.0]]), ([1 + 2j, -3j], [2.0, 1.0]), (np.float32([1e30, -2]), [1e10, 3.0])],
+    ids=["0-d", "2-d", "complex", "float32-no-overflow"],
+)
+def test_abs_inner_is_the_sum_of_products_of_magnitudes(a, b):
+    """Σ|a|·|b| scales every projection's tolerance: 0-d arrays (scalar programs) included,
+    and float32 products accumulated in float64."""
+    from vjpcheck._engine.numeric import abs_inner
+
+    a, b = np.asarray(a), np.asarray(b)
+    expected = float(np.sum(np.abs(a.astype(np.complex128)) * np.abs(b.astype(np.complex128))))
+    assert abs_inner(a, b) == pytest.approx(expected, rel=1e-12)
+
+
+def test_a_scalar_function_is_checked_by_every_default_oracle():
+    verdict = vjpcheck.check_vjp(torch.abs, torch.tensor(-2.994, dtype=torch.float64))
+    assert verdict.status == "pass" and {o.name for o in verdict.oracles if o.ok} >= {"torch.backward", "torch.forward"}, verdict.explain()

@@ -63,7 +63,7 @@ def abs_inner(a: np.ndarray, b: np.ndarray) -> float:
     a, b = np.asarray(a), np.asarray(b)
     if np.iscomplexobj(a) or np.iscomplexobj(b):
         return float(np.sum(np.abs(a) * np.abs(b)))
-    product = np.multiply(a, b, dtype=np.result_type(a, b, np.float64))  # |a|·|b| = |a·b|: one temporary, not three
+    product = np.asarray(np.multiply(a, b, dtype=np.result_type(a, b, np.float64)))  # |a|·|b| = |a·b|: one temporary, not three
     return float(np.sum(np.abs(product, out=product)))
 
 
