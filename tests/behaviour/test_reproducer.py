@@ -196,3 +196,18 @@ def test_a_large_reproducer_keeps_its_arrays_in_a_side_file_and_still_reproduces
     done = subprocess.run([sys.executable, path], capture_output=True, text=True, env=env, timeout=300, cwd=str(tmp_path))
     assert done.returncode == 0, done.stderr
     assert "MISMATCH" in done.stdout
+
+
+def test_the_reproducer_is_built_when_read_from_the_values_the_check_saw():
+    """Built lazily (a passing check of 1e7 entries skips 200 MB of text), from the case's
+    snapshots: a caller that changes its tensor afterwards does not change the script."""
+    import pickle
+
+    x = torch.linspace(-1, 1, 5, dtype=torch.float64)
+    verdict = vjpcheck.check_vjp(torch.sin, x)
+    assert callable(verdict.__dict__["_reproducer"])  # nothing built yet
+    x.mul_(100)
+    script = verdict.reproducer
+    assert "arg0 = make_tensor([-1.0, -0.5, 0.0, 0.5, 1.0]" in script
+    assert verdict.__dict__["_reproducer"] == script  # built once
+    assert pickle.loads(pickle.dumps(verdict)).reproducer == script

@@ -168,8 +168,8 @@ def values_literal(values: np.ndarray) -> str:
     return f'np.frombuffer(base64.b64decode("{data}"), dtype="{little.dtype.str}").reshape({values.shape!r})'
 
 
-def array_literal(case: Case, obj: Any, info) -> str:
-    return case.backend.array_expression(values_literal(case.backend.to_numpy(obj)), info)
+def array_literal(case: Case, values: np.ndarray, info) -> str:
+    return case.backend.array_expression(values_literal(values), info)
 
 
 def build_reproducer(case: Case, options: dict, callables: dict | None = None) -> str:
@@ -191,7 +191,7 @@ def build_reproducer(case: Case, options: dict, callables: dict | None = None) -
         fn_expr, missing = "fn", ["fn"]
     arg_exprs = []
     for i, (a, info) in enumerate(zip(case.args, case.arg_infos)):
-        text = array_literal(case, a, info) if info is not None else safe_literal(a)
+        text = array_literal(case, case.arg_values[i], info) if info is not None else safe_literal(a)
         if text is None:
             lines.append(comment(f"arg{i}: a {type(a).__module__}.{type(a).__qualname__} that has no literal form: supply it here"))
             text = "NotImplemented"
@@ -203,7 +203,7 @@ def build_reproducer(case: Case, options: dict, callables: dict | None = None) -
         if c is None:
             cots.append("None")
             continue
-        lines.append(f"v{k} = " + array_literal(case, c, info))
+        lines.append(f"v{k} = " + array_literal(case, case.v[k], info))
         cots.append(f"v{k}")
     v_expr = cots[0] if case.single_output else "(" + ", ".join(cots) + ("," if len(cots) == 1 else "") + ")"
     opts = ""

@@ -34,6 +34,26 @@ def case_key(case: dict) -> tuple[str, str]:
     return ",".join(devices), ",".join(dtypes)
 
 
+class _BuiltOnRead:
+    """A text field that may be set to a zero-argument function: it is called, once, when
+    the field is first read (a reproducer of 1e7 entries is 200 MB of text and a second of
+    encoding that most passing checks never need). Reads as ``""`` when never set."""
+
+    def __set_name__(self, owner, name: str) -> None:
+        self._slot = "_" + name
+
+    def __get__(self, obj, owner=None):
+        if obj is None:
+            return ""  # the dataclass default
+        value = obj.__dict__.get(self._slot, "")
+        if callable(value):
+            value = obj.__dict__[self._slot] = value()
+        return value
+
+    def __set__(self, obj, value) -> None:
+        obj.__dict__[self._slot] = value
+
+
 @dataclass
 class Verdict:
     """Outcome of :func:`vjpcheck.check_vjp`.
@@ -53,7 +73,8 @@ class Verdict:
     findings: list[Finding] = field(default_factory=list)
     reasons: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
-    reproducer: str = ""
+    # the script that reruns the case; built when first read (from the case's snapshots)
+    reproducer: str = _BuiltOnRead()  # type: ignore[assignment]
     seconds: float = 0.0
     children: list["Verdict"] = field(default_factory=list)
     # probe mode: per vector oracle, the error size missed with probability ≤ 1e-6
@@ -209,6 +230,12 @@ class Verdict:
         return lines
 
     __str__ = explain
+
+    def __getstate__(self) -> dict:
+        """Pickled (worker processes) with the reproducer built: a closure does not pickle."""
+        state = dict(self.__dict__)
+        state["_reproducer"] = self.reproducer
+        return state
 
     def to_dict(self) -> dict[str, Any]:
         return {
