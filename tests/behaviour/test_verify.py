@@ -1,5 +1,6 @@
 """verify(): every planted bug is caught with default settings; every correct twin passes."""
 
+import numpy as np
 import pytest
 import torch
 
@@ -106,6 +107,25 @@ def test_framework_inferred_from_plain_functions():
     import jax.numpy as jnp
 
     assert infer_framework(lambda x: jnp.sin(x)) == "jax"
+
+
+def test_framework_inferred_through_the_library_a_lambda_calls():
+    """``lambda M: roma.procrustes(M)``: the framework the called library imports."""
+    import fake_libraries as lib
+    from vjpcheck.frameworks import infer_framework
+
+    rotations, solvers, both = lib.rotations, lib.solvers, lib.both
+    assert infer_framework(lambda M: rotations.procrustes(M)) == "torch"
+    assert infer_framework(lambda a: solvers.smooth(a)) == "jax"  # a package re-exporting a submodule
+    smooth = solvers.smooth
+    assert infer_framework(lambda a: smooth(a) * 2) == "jax"
+    assert infer_framework(lambda a: both.f(a)) is None  # both: the user must say
+    summary = vjpcheck.verify(lambda a: solvers.smooth(a), tensor("n", dtype="float64", min_side=1), max_examples=3, seed=0)
+    assert summary.framework == "jax" and summary.counts["pass"] == 3
+    with pytest.raises(ValueError, match="cannot tell whether .* is PyTorch or JAX .* the libraries it calls import both"):
+        vjpcheck.verify(lambda a: both.f(a), tensor("n"))
+    verdict = vjpcheck.check_vjp(lambda M: rotations.procrustes(M), np.eye(3) + 0.1 * np.arange(9.0).reshape(3, 3))
+    assert verdict.framework == "torch" and verdict.status == "pass", verdict.explain()
 
 
 def test_strategies_compose_with_plain_hypothesis():

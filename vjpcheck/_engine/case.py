@@ -177,7 +177,8 @@ def _resolve_backend(fn: Callable, args: tuple, framework: str | None) -> Backen
     backend = detect_backend(fn, args)
     if backend is None:
         raise ValueError(
-            "cannot tell the framework: pass torch tensors or jax arrays as args, "
+            "cannot tell the framework (not from the args, nor from what the function's code refers "
+            "to, and both PyTorch and JAX are installed): pass torch tensors or jax arrays as args, "
             "or framework='torch' / framework='jax'"
         )
     return backend

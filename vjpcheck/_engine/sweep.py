@@ -15,7 +15,7 @@ from hypothesis import seed as hypothesis_seed
 from hypothesis import strategies as st
 
 from .check import VJPMismatch, check_with_options
-from ..frameworks import infer_framework
+from ..frameworks import detect_backend
 from .case import function_name
 from .numeric import is_differentiable_dtype
 from .options import CheckOptions
@@ -176,9 +176,15 @@ def _framework_for(fn: Callable, arg_specs: tuple, framework: str | None) -> str
         raise TypeError(f"fn must be callable, got {type(fn).__name__}")
     if not arg_specs:
         raise ValueError("verify needs one spec per argument of fn, e.g. vjpcheck.strategies.tensor('m,n')")
-    framework = framework or infer_framework(fn)
+    if framework is None:  # constant arrays among the specs, then the function
+        backend = detect_backend(fn, tuple(s for s in arg_specs if not isinstance(s, st.SearchStrategy)))
+        framework = backend.name if backend is not None else None
     if framework not in ("torch", "jax"):
-        raise ValueError(f"cannot tell whether {function_name(fn)} is PyTorch or JAX: pass framework='torch' or 'jax'")
+        raise ValueError(
+            f"cannot tell whether {function_name(fn)} is PyTorch or JAX (its code refers to no torch or jax "
+            "object, the libraries it calls import both or neither, and both are installed): pass "
+            "framework='torch' or 'jax'"
+        )
     return framework
 
 

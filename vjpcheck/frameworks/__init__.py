@@ -54,7 +54,8 @@ def _owner(obj: Any) -> str | None:
 
 
 def detect_backend(fn: Any, args: tuple) -> Backend | None:
-    """Infer the framework from the arguments (torch tensors or jax arrays) or the function."""
+    """Infer the framework from the arguments (torch tensors or jax arrays), else from the
+    function (:func:`infer_framework`)."""
     found = {o for o in (_owner(a) for a in args) if o}
     if len(found) > 1:
         raise ValueError(
@@ -62,7 +63,7 @@ def detect_backend(fn: Any, args: tuple) -> Backend | None:
         )
     if found:
         return backend_named(found.pop())
-    owner = _owner(fn)
+    owner = _owner(fn) or (infer_framework(fn) if fn is not None else None)
     return backend_named(owner) if owner else None
 
 
@@ -143,7 +144,9 @@ def _framework_of_object(obj: Any) -> str | None:
 def infer_framework(fn: Callable) -> str | None:
     """The framework of ``fn``: its own type (``autograd.Function.apply``, ``custom_vjp``,
     jit objects), else the first torch/jax object its code refers to (modules such as
-    ``torch``/``jnp``, classes derived from ``torch.autograd.Function``, custom_vjp objects)."""
+    ``torch``/``jnp``, classes derived from ``torch.autograd.Function``, custom_vjp objects),
+    else the one framework the libraries it calls import (``roma.procrustes`` → torch),
+    else the one framework installed; ``None`` when that leaves two."""
     found = _framework_of_object(fn)
     if found:
         return found
@@ -154,13 +157,51 @@ def infer_framework(fn: Callable) -> str | None:
     globals_ = getattr(target, "__globals__", {})
     cells = target.__closure__ or ()
     closure = {name: cell.cell_contents for name, cell in zip(code.co_freevars, cells) if _has_contents(cell)}
-    for name in list(code.co_names) + list(code.co_freevars):
-        obj = closure.get(name, globals_.get(name))
-        if obj is not None:
-            found = _framework_of_object(obj)
-            if found:
-                return found
-    return None
+    referred = [closure.get(name, globals_.get(name)) for name in list(code.co_names) + list(code.co_freevars)]
+    referred = [obj for obj in referred if obj is not None]
+    for obj in referred:
+        found = _framework_of_object(obj)
+        if found:
+            return found
+    # a library called by name (``lambda M: roma.procrustes(M)``): the framework its modules import
+    behind = set().union(*(_frameworks_behind(obj) for obj in referred)) if referred else set()
+    if len(behind) == 1:
+        return behind.pop()
+    installed = available_backends()
+    return installed[0] if len(installed) == 1 and not behind else None
+
+
+#: how many of a library module's attributes are followed to the modules defining them
+_LIBRARY_SCAN = 200
+
+
+def _frameworks_behind(obj: Any) -> set[str]:
+    """torch/jax as imported by the module(s) behind a library object: a module's own
+    namespace and those of the modules its attributes come from; a function's globals; a
+    class's or instance's defining module. Empty for the standard library and builtins."""
+    import types
+
+    if isinstance(obj, types.ModuleType):
+        spaces = [vars(obj)]
+        for value in list(vars(obj).values())[:_LIBRARY_SCAN]:
+            home = value if isinstance(value, types.ModuleType) else sys.modules.get(getattr(value, "__module__", None) or "")
+            if home is not None and home is not obj and home.__name__.split(".")[0] == obj.__name__.split(".")[0]:
+                spaces.append(vars(home))  # the package's own submodules only
+    elif getattr(obj, "__globals__", None) is not None:
+        spaces = [obj.__globals__]
+    else:
+        home = sys.modules.get(getattr(obj if isinstance(obj, type) else type(obj), "__module__", None) or "")
+        spaces = [vars(home)] if home is not None else []
+    found = set()
+    for space in spaces:
+        for value in list(space.values()):
+            if isinstance(value, types.ModuleType):
+                top = value.__name__.split(".")[0]
+                if top == "torch":
+                    found.add("torch")
+                elif top in ("jax", "jaxlib"):
+                    found.add("jax")
+    return found
 
 
 def _has_contents(cell) -> bool:
