@@ -129,3 +129,19 @@ def test_a_function_checked_on_real_then_complex_arguments_gets_fresh_compilatio
     complex_ = vjpcheck.check_vjp(f, a + 1j * rng.normal(size=(3, 3)), b + 1j * rng.normal(size=3), framework="jax")
     assert (real.status, complex_.status) == ("pass", "pass"), complex_.explain()
     assert not any("batched" in note for note in complex_.notes), complex_.notes
+
+
+@pytest.mark.parametrize(
+    "a,b,worst,scale",
+    [
+        (2.0, 2.5, 0.5, 2.0),  # 0-d outputs
+        ([1.0, np.nan, -3.0], [1.5, np.nan, -3.0], 0.5, 3.0),  # NaNs in the same places are equal
+        ([1.0, np.nan], [1.0, 2.0], np.nan, 0.0),  # NaNs in different places: never within a limit
+        ([1 + 1j, 2.0], [1 + 1j, 2.5], 0.5, 2.0),  # complex: moduli
+    ],
+)
+def test_the_determinism_check_compares_two_calls_entry_by_entry(a, b, worst, scale):
+    from vjpcheck._engine.case import _largest_change
+
+    got = _largest_change(np.asarray(a), np.asarray(b))
+    np.testing.assert_allclose(got, (worst, scale))
