@@ -174,8 +174,11 @@ def _framework_evaluators(case: Case, out_dtype):
     diff = case.output_differentiable
 
     def flat(outputs):
+        # to_numpy returns a fresh array: one output needs no second copy
         parts = [backend.to_numpy(o).reshape(-1) for o, d in zip(outputs, diff) if d]
-        return np.concatenate(parts).astype(out_dtype, copy=False) if parts else np.zeros(0, out_dtype)
+        if not parts:
+            return np.zeros(0, out_dtype)
+        return (parts[0] if len(parts) == 1 else np.concatenate(parts)).astype(out_dtype, copy=False)
 
     ref_args = [backend.to_reference(a) if info is not None else a for a, info in zip(case.args, case.arg_infos)]
     call, batched = backend.fd_calls(case, ref_args, out_dtype)

@@ -58,12 +58,20 @@ def probe_directions(problem: Problem, case, ctx: OracleContext, result: OracleR
     )
 
 
+#: above this many entries per point (inputs + outputs) one call's fixed cost is lost in
+#: its work: points go one by one through the plain call, which also spares the batched
+#: path its validation (one more evaluation of f)
+BATCH_PAYS = 1 << 16
+
+
 def _evaluate(problem: Problem, directions: list[list[np.ndarray]], h: float):
     """f at x + t·h·u for t in SIGNS (outer) and the directions (inner; per argument):
-    one batch when the evaluator takes them all at once, else point by point into one
-    array of values (a single point of a 1e7-entry input is 80 MB; four are 320)."""
+    one batch when the evaluator takes them all at once and the points are small enough
+    for batching to pay, else point by point into one array of values (a single point of
+    a 1e7-entry input is 80 MB; four are 320)."""
     x0, count = problem.x0, len(SIGNS) * len(directions[0])
-    if problem.evaluator.chunk(problem.f0.size) >= count:
+    size = sum(x.size for x in x0) + problem.f0.size
+    if size <= BATCH_PAYS and problem.evaluator.chunk(problem.f0.size) >= count:
         return problem.evaluator.many([_points(x, u, h) for x, u in zip(x0, directions)], problem.f0)
     F = np.empty((count, problem.f0.size), dtype=problem.evaluator.out_dtype)
     r = 0
