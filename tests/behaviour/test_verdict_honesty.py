@@ -442,3 +442,19 @@ def test_a_tiny_entry_next_to_an_unrelated_large_output_keeps_its_relative_preci
     # finite differences cannot resolve 1e-18 next to an output of 1.6: the rules decide
     fd_check = next(c for c in wrong.comparisons if (c.expected, c.got) == ("finite_differences", "torch.backward"))
     assert fd_check.passed
+
+
+def test_no_numpy_warning_reaches_the_user_at_overflow_or_nan():
+    """inf and NaN in a result are evidence for the verdict, not warnings for the user's
+    test output (once, vjpcheck's own matmuls and sums warned 'overflow encountered')."""
+    import warnings
+
+    from vjpcheck.strategies import tensor
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        big = vjpcheck.check_vjp(planted_torch.ExpRight.apply, _f64(707.0101241711442), v=_f64(125.7302210933933))
+        nan = vjpcheck.check_vjp(planted_torch.XAbsXNaN.apply, _f64(0.0, 1.5))
+        with pytest.raises(vjpcheck.VJPMismatch):
+            vjpcheck.verify(planted_torch.ExpSquaringBackward.apply, tensor("n", dtype="float64"), framework="torch", max_examples=200, seed=0)
+    assert big.status in ("pass", "skipped", "inconclusive") and nan.status == "mismatch", (big.explain(), nan.explain())

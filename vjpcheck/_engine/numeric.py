@@ -55,16 +55,18 @@ def is_complex_dtype(name: str) -> bool:
 
 def real_inner(a: np.ndarray, b: np.ndarray) -> float:
     """⟨a, b⟩ = Re Σ conj(a)·b, the inner product of C as R²."""
-    return float(np.real(np.vdot(np.asarray(a).reshape(-1), np.asarray(b).reshape(-1))))
+    with np.errstate(all="ignore"):
+        return float(np.real(np.vdot(np.asarray(a).reshape(-1), np.asarray(b).reshape(-1))))
 
 
 def abs_inner(a: np.ndarray, b: np.ndarray) -> float:
     """Σ |a|·|b|: the scale of the terms summed by :func:`real_inner`."""
     a, b = np.asarray(a), np.asarray(b)
-    if np.iscomplexobj(a) or np.iscomplexobj(b):
-        return float(np.sum(np.abs(a) * np.abs(b)))
-    product = np.asarray(np.multiply(a, b, dtype=np.result_type(a, b, np.float64)))  # |a|·|b| = |a·b|: one temporary, not three
-    return float(np.sum(np.abs(product, out=product)))
+    with np.errstate(all="ignore"):  # inf and NaN are results here, not accidents
+        if np.iscomplexobj(a) or np.iscomplexobj(b):
+            return float(np.sum(np.abs(a) * np.abs(b)))
+        product = np.asarray(np.multiply(a, b, dtype=np.result_type(a, b, np.float64)))  # |a|·|b| = |a·b|: one temporary, not three
+        return float(np.sum(np.abs(product, out=product)))
 
 
 def random_like(rng: np.random.Generator, shape, complex_: bool) -> np.ndarray:
