@@ -5,6 +5,7 @@ Public API::
     check_vjp(fn, *args, v=None, **options) -> Verdict
     assert_vjp(fn, *args, v=None, **options) -> Verdict   # raises VJPMismatch
     verify(fn, *arg_specs, **options) -> Summary           # property-based, raises VJPMismatch
+                                                           # (or LowCoverage: too few examples checked)
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from . import strategies
 from ._engine.check import VJPMismatch, assert_vjp, check_vjp
 from .oracles import ORACLE_NAMES
 from ._engine.verdict import Verdict
-from ._engine.sweep import Summary, verify
+from ._engine.sweep import LowCoverage, Summary, verify
 
 __version__ = "0.1.0"
 
@@ -32,6 +33,7 @@ __all__ = [
     "verify",
     "strategies",
     "VJPMismatch",
+    "LowCoverage",
     "Verdict",
     "Summary",
     "ORACLE_NAMES",

@@ -373,10 +373,10 @@ class VJP:
 
     def verify(self, fn: Callable, *arg_specs: Any, **options: Any):
         """:func:`vjpcheck.verify`, recorded; raises :class:`vjpcheck.VJPMismatch` with the
-        minimal failing case."""
+        minimal failing case, or :class:`vjpcheck.LowCoverage`."""
         __tracebackhide__ = True
         from ._engine.check import VJPMismatch
-        from ._engine.sweep import verify
+        from ._engine.sweep import LowCoverage, verify
 
         opts, devices, frameworks = self._options(options)
         self._skip_if_excluded(fn, opts.get("framework"), frameworks, devices)
@@ -392,6 +392,9 @@ class VJP:
             if partial is not None:  # the passing examples before the failure; not the shrink attempts
                 self.records.extend(r for r in record_from_summary(partial, self._node.nodeid) if not is_failing(r.status))
             self.records.append(record_from_verdict(failure.verdict, self._node.nodeid, kind="verify"))
+            raise
+        except LowCoverage as low:  # what ran is recorded; the test fails on its coverage
+            self.records.extend(record_from_summary(low.summary, self._node.nodeid))
             raise
         self.records.extend(record_from_summary(summary, self._node.nodeid))
         return summary

@@ -18,6 +18,7 @@ PUBLIC = {
     "verify",
     "strategies",
     "VJPMismatch",
+    "LowCoverage",
     "Verdict",
     "Summary",
     "ORACLE_NAMES",

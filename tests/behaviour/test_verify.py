@@ -155,3 +155,17 @@ def test_shrink_attempts_run_only_the_failures_oracles_and_the_minimal_case_meet
     assert seen[-1] is None  # the minimal case, again with the default set
     assert {"finite_differences", "torch.backward", "torch.forward"} <= {o.name for o in failure.value.verdict.oracles}
     assert sweep.shrink_options(sweep.CheckOptions(), failure.value.verdict).oracles == reduced[0]
+
+
+def test_a_verify_that_checked_too_little_raises_low_coverage_with_the_reasons():
+    def f(x):
+        return torch.log(x).sum() * torch.ones(2, dtype=x.dtype)
+
+    with pytest.raises(vjpcheck.LowCoverage, match=r"only \d+ of 40 examples were checked .*\n.*the function value is not finite") as low:
+        vjpcheck.verify(f, tensor("n", dtype="float64", min_side=1), max_examples=40, seed=0)
+    assert low.value.summary.counts["skipped"] > 20
+    summary = vjpcheck.verify(f, tensor("n", dtype="float64", min_side=1), max_examples=40, seed=0, min_checked=0)
+    assert summary.counts["pass"] < 20  # accepted, as asked
+    assert vjpcheck.verify(f, tensor("n", dtype="float64", min_side=1), max_examples=9, seed=0)  # too few to judge
+    with pytest.raises(ValueError, match="min_checked must be a number between 0 and 1"):
+        vjpcheck.verify(f, tensor("n"), min_checked=2)

@@ -182,3 +182,32 @@ def test_direct_calls_and_other_failures_are_recorded(project, xdist):
     assert [(r["status"], r["kind"]) for r in other] == [("error", "test-call")]
     assert "ValueError: not vjpcheck's business" in other[0]["reasons"][0]
     assert not report["clean"] and report["problems"] == []
+
+
+def test_a_verify_that_checked_too_little_fails_the_test_and_keeps_its_records(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch):
+    """log over all reals: most examples are not finite and compare nothing. The test fails
+    with the reasons (a green test must rest on checked examples); the report keeps them."""
+    fresh_session(monkeypatch)
+    pytester.makepyfile(
+        test_coverage="""
+import torch
+from vjpcheck.strategies import positive, tensor
+
+def f(x):
+    return torch.log(x).sum() * torch.ones(2, dtype=x.dtype)
+
+def test_everywhere(vjp):
+    vjp.verify(f, tensor("n", dtype="float64", min_side=1), max_examples=40, seed=0)
+
+def test_in_the_domain(vjp):
+    vjp.verify(f, tensor("n", dtype="float64", min_side=1, domain=positive()), max_examples=40, seed=0)
+
+def test_accepted(vjp):
+    vjp.verify(f, tensor("n", dtype="float64", min_side=1), max_examples=40, seed=0, min_checked=0)
+"""
+    )
+    result = run(pytester, "--vjpcheck-report", "report.html")
+    result.assert_outcomes(passed=2, failed=1)
+    result.stdout.fnmatch_lines(["*LowCoverage*only * of 40 examples were checked*", "*the function value is not finite*"])
+    records = json.loads((pytester.path / "report.json").read_text())["records"]
+    assert any(r["test"].endswith("test_everywhere") and r["status"] == "skipped" for r in records)

@@ -45,6 +45,35 @@ settings.register_profile(
 )
 
 
+#: verify fails when fewer than this fraction of its examples were checked (passed):
+#: skipped and inconclusive examples compare nothing, so a green test must rest on enough
+MIN_CHECKED = 0.5
+#: the coverage check applies from this many examples on (fewer say too little either way)
+COVERAGE_MIN_EXAMPLES = 10
+
+
+class LowCoverage(AssertionError):
+    """Raised by :func:`verify` when too few examples were checked (``min_checked``);
+    ``.summary`` holds the counts and the reasons the others were skipped."""
+
+    def __init__(self, summary: "Summary", min_checked: float):
+        checked = summary.counts.get(Status.PASS, 0)
+        lines = [
+            f"vjpcheck.verify {summary.function}: only {checked} of {summary.examples} examples were checked "
+            f"({checked / max(summary.examples, 1):.0%}, below min_checked={min_checked:g}); the others compared nothing:"
+        ]
+        lines += [f"  {summary.reason_status.get(r, Status.SKIPPED)} {n}× — {r}" for r, n in summary.skip_reasons.most_common(8)]
+        lines.append(
+            "  fix: draw inputs where the function is smooth and defined (tensor(..., domain=...), min_side=..., "
+            "a Hypothesis strategy of your own), or accept the coverage with min_checked=0"
+        )
+        super().__init__("\n".join(lines))
+        self.summary = summary
+
+
+LowCoverage.__module__ = "vjpcheck"
+
+
 @dataclass
 class Summary:
     """What :func:`verify` saw: examples run, verdict counts, skips by reason.
@@ -103,6 +132,7 @@ def verify(
     cotangent_layouts: Sequence[str] = LAYOUTS,
     hypothesis_settings: settings | None = None,
     devices: Sequence[str] | None = None,
+    min_checked: float = MIN_CHECKED,
     **check_options: Any,
 ) -> Summary:
     """Check ``fn``'s vᵀJ over Hypothesis-generated arguments and cotangents.
@@ -124,6 +154,9 @@ def verify(
         devices: restrict the devices drawn arrays are put on (e.g. ``["cpu"]``, or
             ``["cuda"]``); one is drawn per example for all of its arrays. Default: as
             each strategy says (cpu, plus cuda when available).
+        min_checked: the fraction of examples that must be checked (pass) once there are
+            at least 10; below it :class:`LowCoverage` is raised with the skip reasons
+            (default 0.5; 0 accepts any coverage).
         **check_options: passed to :func:`check_vjp` (``rtol``, ``atol``, …).
 
     Returns:
@@ -134,6 +167,8 @@ def verify(
     framework = _framework_for(fn, arg_specs, framework)
     if max_examples is not None:
         check_positive_int("max_examples", max_examples)
+    if isinstance(min_checked, bool) or not isinstance(min_checked, (int, float)) or not 0 <= min_checked <= 1:
+        raise ValueError(f"min_checked must be a number between 0 and 1, got {min_checked!r}")
     opts = _options(framework, wrt, oracles, order, primal, check_options)
     devices = _check_devices(devices)
     strategies = [s if isinstance(s, st.SearchStrategy) else st.just(s) for s in arg_specs]
@@ -168,6 +203,9 @@ def verify(
         raise failure from None
     summary.seconds = time.perf_counter() - start
     announce("verify", summary)
+    checked = summary.counts.get(Status.PASS, 0)
+    if summary.examples >= COVERAGE_MIN_EXAMPLES and checked < min_checked * summary.examples:
+        raise LowCoverage(summary, min_checked)
     return summary
 
 
