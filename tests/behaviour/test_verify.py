@@ -169,3 +169,37 @@ def test_a_verify_that_checked_too_little_raises_low_coverage_with_the_reasons()
     assert vjpcheck.verify(f, tensor("n", dtype="float64", min_side=1), max_examples=9, seed=0)  # too few to judge
     with pytest.raises(ValueError, match="min_checked must be a number between 0 and 1"):
         vjpcheck.verify(f, tensor("n"), min_checked=2)
+
+
+def _softmax_rejecting_empty(x):
+    """A library function that refuses inputs outside its contract, as entmax does."""
+    if x.shape[-1] == 0:
+        raise ValueError("softmax over an empty dimension")
+    return torch.softmax(x, -1)
+
+
+def test_inputs_outside_the_contract_are_rejected_not_failures():
+    spec = tensor("n, m", dtype="float64")
+    with pytest.raises(vjpcheck.VJPMismatch, match="ValueError: softmax over an empty dimension"):
+        vjpcheck.verify(_softmax_rejecting_empty, spec, max_examples=30, seed=0)
+    summary = vjpcheck.verify(_softmax_rejecting_empty, spec, max_examples=30, seed=0, reject=ValueError)
+    assert summary.examples == 30 and summary.counts["pass"] > 15 and not summary.counts["error"]
+    assert summary.rejected and all(r.startswith("ValueError: softmax over an empty dimension") for r in summary.rejected)
+    assert "rejected" in str(summary)
+    # another exception type is still the function's error
+    with pytest.raises(vjpcheck.VJPMismatch, match="ValueError"):
+        vjpcheck.verify(_softmax_rejecting_empty, spec, max_examples=30, seed=0, reject=(KeyError,))
+    with pytest.raises(TypeError, match="reject must be an exception type"):
+        vjpcheck.verify(_softmax_rejecting_empty, spec, reject="ValueError")
+
+
+def test_a_jax_function_rejecting_a_shape_at_trace_time_is_rejected_too():
+    import jax.numpy as jnp
+
+    def normalise(x):
+        if x.shape[0] < 2:
+            raise ValueError("needs at least two rows")
+        return (x - x.mean(0)) / jnp.sqrt(1.0 + x.var(0))
+
+    summary = vjpcheck.verify(normalise, tensor("n, m", dtype="float64"), max_examples=20, seed=0, reject=ValueError)
+    assert summary.rejected and summary.counts["pass"] >= 10

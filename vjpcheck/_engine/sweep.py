@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
 from hypothesis import HealthCheck, event, given, settings
+from hypothesis import reject as hypothesis_reject
 from hypothesis import seed as hypothesis_seed
 from hypothesis import strategies as st
 
@@ -94,6 +95,7 @@ class Summary:
     breakdown: Counter = field(default_factory=Counter)
     seconds: float = 0.0
     shrink_examples: int = 0  # examples tried while shrinking the first failure
+    rejected: Counter = field(default_factory=Counter)  # reject= exceptions, by type and message
 
     def __str__(self) -> str:
         parts = ", ".join(f"{k}: {self.counts.get(k, 0)}" for k in (Status.PASS, Status.INCONCLUSIVE, Status.SKIPPED, Status.MISMATCH, Status.ERROR))
@@ -102,6 +104,8 @@ class Summary:
             text += f" (+{self.shrink_examples} while shrinking)"
         for reason, n in self.skip_reasons.most_common(5):
             text += f"\n  {self.reason_status.get(reason, Status.SKIPPED)} {n}× — {reason}"
+        for reason, n in self.rejected.most_common(3):
+            text += f"\n  rejected {n}× (outside the contract) — {reason}"
         return text
 
     def to_dict(self) -> dict:
@@ -115,6 +119,7 @@ class Summary:
             "breakdown": [[d, t, s, n] for (d, t, s), n in sorted(self.breakdown.items())],
             "seconds": self.seconds,
             "shrink_examples": self.shrink_examples,
+            "rejected": dict(self.rejected),
         }
 
 
@@ -133,6 +138,7 @@ def verify(
     hypothesis_settings: settings | None = None,
     devices: Sequence[str] | None = None,
     min_checked: float = MIN_CHECKED,
+    reject: type[BaseException] | tuple[type[BaseException], ...] = (),
     **check_options: Any,
 ) -> Summary:
     """Check ``fn``'s vᵀJ over Hypothesis-generated arguments and cotangents.
@@ -157,6 +163,10 @@ def verify(
         min_checked: the fraction of examples that must be checked (pass) once there are
             at least 10; below it :class:`LowCoverage` is raised with the skip reasons
             (default 0.5; 0 accepts any coverage).
+        reject: exception types the function raises for inputs outside its contract (a
+            library's ``ValueError`` on a shape it does not take): an example whose forward
+            raises one is rejected, like Hypothesis' ``assume``, and counted in
+            ``summary.rejected``; any other exception is an error of the function.
         **check_options: passed to :func:`check_vjp` (``rtol``, ``atol``, …).
 
     Returns:
@@ -169,12 +179,13 @@ def verify(
         check_positive_int("max_examples", max_examples)
     if isinstance(min_checked, bool) or not isinstance(min_checked, (int, float)) or not 0 <= min_checked <= 1:
         raise ValueError(f"min_checked must be a number between 0 and 1, got {min_checked!r}")
+    reject = _exception_types(reject)
     opts = _options(framework, wrt, oracles, order, primal, check_options)
     devices = _check_devices(devices)
     strategies = [s if isinstance(s, st.SearchStrategy) else st.just(s) for s in arg_specs]
     summary = Summary(function=function_name(fn), framework=framework)
     property_ = _run_settings(hypothesis_settings, max_examples)(
-        _property(fn, strategies, opts, summary, devices, cotangent_kinds, cotangent_layouts)
+        _property(fn, strategies, opts, summary, devices, cotangent_kinds, cotangent_layouts, reject)
     )
     # one example-database entry per function. Private Hypothesis API (its own stateful
     # testing uses it the same way); tests/unit/test_private_apis.py fails loudly if it goes.
@@ -263,7 +274,14 @@ def _run_settings(hypothesis_settings: settings | None, max_examples: int | None
     )
 
 
-def _property(fn, strategies, opts: CheckOptions, summary: Summary, devices, kinds, layouts) -> Callable:
+def _exception_types(reject) -> tuple[type[BaseException], ...]:
+    types_ = reject if isinstance(reject, tuple) else (reject,) if isinstance(reject, type) else None
+    if types_ is None or not all(isinstance(t, type) and issubclass(t, Exception) for t in types_):
+        raise TypeError(f"reject must be an exception type or a tuple of them (e.g. (ValueError,)), got {reject!r}")
+    return types_
+
+
+def _property(fn, strategies, opts: CheckOptions, summary: Summary, devices, kinds, layouts, reject: tuple = ()) -> Callable:
     """The Hypothesis test: draw arguments (one device for all), a cotangent per output,
     check, count; a failing verdict raises so that Hypothesis shrinks it."""
     framework = opts.framework
@@ -282,7 +300,7 @@ def _property(fn, strategies, opts: CheckOptions, summary: Summary, devices, kin
         drawn = data.draw(st.tuples(*strategies), label="args")
         device = data.draw(st.sampled_from(devices), label="device") if devices else None
         args = [materialise(d, device) for d in drawn]
-        v = _draw_cotangent(data, fn, args, framework, kinds, layouts)
+        v = _draw_cotangent(data, fn, args, framework, kinds, layouts, reject, summary)
         verdict = check_with_options(fn, tuple(args), v, shrinking.get("options", opts))
         _count(summary, verdict)
         if any(f.kind == FindingKind.TIMEOUT for f in verdict.all_findings()):
@@ -344,8 +362,9 @@ def _count(summary: Summary, verdict) -> None:
             summary.reason_status[reason_key(reason)] = str(status)
 
 
-def _draw_cotangent(data, fn, args, framework, kinds, layouts):
-    """Run the forward once for the output structure, then draw one cotangent per output."""
+def _draw_cotangent(data, fn, args, framework, kinds, layouts, reject: tuple = (), summary: Summary | None = None):
+    """Run the forward once for the output structure, then draw one cotangent per output.
+    A forward raising one of ``reject`` rejects the example (Hypothesis' ``reject``)."""
     from ..frameworks import backend_named
 
     backend = backend_named(framework)
@@ -353,7 +372,11 @@ def _draw_cotangent(data, fn, args, framework, kinds, layouts):
     try:
         with backend.precision(infos):
             out_infos, single = backend.output_infos(fn, args, infos)
-    except Exception:
+    except Exception as exc:
+        if reject and isinstance(exc, reject):
+            if summary is not None and not any(summary.counts[s] for s in FAILING):
+                summary.rejected[f"{type(exc).__name__}: {reason_key(str(exc).strip().splitlines()[0] if str(exc).strip() else '')}"] += 1
+            hypothesis_reject()  # outside the function's contract: not an example
         return None  # check_vjp reports the forward error with full context
     cots = []
     for info in out_infos:
