@@ -19,6 +19,7 @@ Everything shrinks toward small shapes, contiguous layouts, float64 and simple v
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
@@ -242,19 +243,45 @@ def _round_to(values: np.ndarray, dtype: str) -> np.ndarray:
 
 
 # ---- shapes --------------------------------------------------------------------------------
-def _parse_dims(dims: str | Sequence) -> list[str | int]:
+@dataclass(frozen=True)
+class _Bounded:
+    """A named dimension with its own size bounds: ``n>=1``, ``n<=8``, ``2<=n<=6``."""
+
+    name: str
+    lo: int | None  # None: the tensor's min_side
+    hi: int | None  # None: the tensor's max_side
+
+
+_BOUND = re.compile(r"^(?:(\d+)\s*<=\s*)?([A-Za-z_]\w*)\s*(?:(>=|<=)\s*(\d+))?$")
+
+
+def _parse_dims(dims: str | Sequence) -> list[str | int | _Bounded]:
     if isinstance(dims, str):
         parts = [p.strip() for p in dims.split(",")] if dims.strip() else []
     else:
         parts = list(dims)
-    out: list[str | int] = []
+    out: list[str | int | _Bounded] = []
     for p in parts:
         if isinstance(p, int) or (isinstance(p, str) and p.isdigit()):
             out.append(int(p))
-        elif isinstance(p, str) and p.isidentifier():
-            out.append(p)
-        else:
-            raise ValueError(f"dims: {p!r} is neither a size nor a dimension name (in {dims!r})")
+            continue
+        match = _BOUND.match(p) if isinstance(p, str) else None
+        if match is None:
+            raise ValueError(f"dims: {p!r} is neither a size, a dimension name nor a bounded name like 'n>=1' (in {dims!r})")
+        low, name, op, value = match.groups()
+        if low is None and op is None:
+            out.append(name)
+            continue
+        lo, hi = int(low) if low is not None else None, None
+        if op == ">=":
+            if low is not None:
+                raise ValueError(f"dims: {p!r}: write bounds as 'lo<=n<=hi'")
+            lo = int(value)
+        elif op == "<=":
+            hi = int(value)
+        if lo is not None and hi is not None and lo > hi:
+            raise ValueError(f"dims: {p!r} allows no size")
+        out.append(_Bounded(name, lo, hi))
     return out
 
 
@@ -263,9 +290,27 @@ def dim(name: str, min_side: int = 0, max_side: int = MAX_SIDE) -> st.SearchStra
     return st.shared(st.integers(min_side, max_side), key=f"vjpcheck-dim:{name}")
 
 
+def _size(draw, d, min_side: int, max_side: int) -> int:
+    """A literal size, a shared named size, or a shared named size within its own bounds
+    (drawn inside them when this is the name's first use in the test case; otherwise the
+    example is rejected when the shared size falls outside them)."""
+    if isinstance(d, int):
+        return d
+    if isinstance(d, str):
+        return draw(dim(d, min_side, max_side))
+    lo = d.lo if d.lo is not None else min_side
+    hi = d.hi if d.hi is not None else max(max_side, lo)
+    size = draw(dim(d.name, lo, hi))
+    if not lo <= size <= hi:
+        from hypothesis import reject
+
+        reject()
+    return size
+
+
 @st.composite
 def _shape(draw, dims, min_side, max_side, broadcast):
-    shape = [d if isinstance(d, int) else draw(dim(d, min_side, max_side)) for d in dims]
+    shape = [_size(draw, d, min_side, max_side) for d in dims]
     if broadcast and shape:
         shape = [1 if draw(st.booleans()) else s for s in shape]
         drop = draw(st.integers(0, len(shape)))
@@ -339,7 +384,9 @@ def tensor(
 
     Args:
         dims: comma-separated dimension names and literal sizes, e.g. ``"b,m,k"``,
-            ``"3,n"``; ``""`` is a scalar. Named sizes are shared across strategies.
+            ``"3,n"``; ``""`` is a scalar. Named sizes are shared across strategies. A
+            name may carry its own bounds: ``"b, n>=1, m"``, ``"n<=8"``, ``"2<=n<=6"``
+            (examples where a shared size falls outside them are rejected).
         dtype: a family (``"real"``: float64/float32, ``"half"``, ``"real+half"``,
             ``"complex"``: complex128/complex64) or a dtype name or list of names.
         domain: ``"any"``, ``"positive"``, ``"nonnegative"``, or a :class:`Domain`

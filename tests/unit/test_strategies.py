@@ -18,7 +18,7 @@ BAD_CALLS = [
     (lambda: tensor("n", framework="tf"), ValueError, "framework must be 'torch' or 'jax'"),
     (lambda: tensor("n", transform="spd"), TypeError, "transform must be callable"),
     (lambda: tensor("n", device=["tpu"]), ValueError, r"device: unknown name\(s\) \['tpu'\]"),
-    (lambda: tensor("n,?"), ValueError, "neither a size nor a dimension name"),
+    (lambda: tensor("n,?"), ValueError, "neither a size, a dimension name nor a bounded name"),
     (lambda: index("k", high=-1), ValueError, "high must be a non-negative int"),
     (lambda: index("k", high="n m"), ValueError, "high must be a dimension name"),
     (lambda: cotangent((2,), "float64", kinds=["dens"]), ValueError, r"kinds: unknown name\(s\) \['dens'\]"),
@@ -76,3 +76,27 @@ def test_danger_points_respect_the_domain():
     ml_dtypes = pytest.importorskip("ml_dtypes")  # NumPy has no bfloat16 finfo
     info = ml_dtypes.finfo(ml_dtypes.bfloat16)
     assert {float(info.smallest_subnormal), float(info.smallest_normal)} <= {abs(p) for p in danger_points("bfloat16")}
+
+
+def test_a_dimension_may_carry_its_own_bounds():
+    """``tensor("b, n>=1, m")``: bounds for one named size, not all of them (min_side is
+    all-or-nothing); the size stays shared, and an example where another strategy drew it
+    outside the bounds is rejected."""
+    from hypothesis import given, settings
+
+    from vjpcheck.strategies import tensor
+
+    seen_n, seen_b = set(), set()
+
+    @settings(max_examples=80, deadline=None, database=None)
+    @given(tensor("b, n>=1", framework="torch"), tensor("n, 2<=m<=3", framework="torch"))
+    def shapes(a, c):
+        assert a.shape[1] == c.shape[0] >= 1 and 2 <= c.shape[1] <= 3
+        seen_n.add(a.shape[1])
+        seen_b.add(a.shape[0])
+
+    shapes()
+    assert 0 in seen_b and seen_n >= {1, 4}
+    for bad, message in [("n>=", "neither a size"), ("5<=n<=2", "allows no size"), ("1<=n>=2", "lo<=n<=hi")]:
+        with pytest.raises(ValueError, match=message):
+            tensor(bad)
