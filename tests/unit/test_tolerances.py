@@ -87,3 +87,32 @@ def test_abs_inner_is_the_sum_of_products_of_magnitudes(a, b):
 def test_a_scalar_function_is_checked_by_every_default_oracle():
     verdict = vjpcheck.check_vjp(torch.abs, torch.tensor(-2.994, dtype=torch.float64))
     assert verdict.status == "pass" and {o.name for o in verdict.oracles if o.ok} >= {"torch.backward", "torch.forward"}, verdict.explain()
+
+
+def test_rtol_per_dtype_replaces_only_the_dtypes_it_names():
+    """An iterative solver is accurate to its tolerance, per precision: rtol by dtype."""
+    x64 = torch.linspace(0.1, 1, 5, dtype=torch.float64)
+
+    class SlightlyOff(torch.autograd.Function):  # a backward accurate to 1e-7 (a solver's tolerance)
+        @staticmethod
+        def forward(x):
+            return x.sin()
+
+        @staticmethod
+        def setup_context(ctx, inputs, output):
+            ctx.save_for_backward(inputs[0])
+
+        @staticmethod
+        def backward(ctx, g):
+            (x,) = ctx.saved_tensors
+            return g * x.cos() * (1 + 1e-7)
+
+    assert vjpcheck.check_vjp(SlightlyOff.apply, x64).status == "mismatch"
+    assert vjpcheck.check_vjp(SlightlyOff.apply, x64, rtol={"float64": 1e-5}).passed
+    assert vjpcheck.check_vjp(SlightlyOff.apply, x64, rtol={"float32": 1e-2}).status == "mismatch"  # float64 untouched
+    verdict = vjpcheck.check_vjp(SlightlyOff.apply, x64, rtol={"float64": 1e-5})
+    assert "rtol={'float64': 1e-05}" in verdict.reproducer
+    with pytest.raises(ValueError, match="rtol: a dict names dtypes"):
+        vjpcheck.check_vjp(torch.sin, x64, rtol={"double": 1e-3})
+    with pytest.raises(ValueError, match=r"rtol\['float64'\] must be >= 0"):
+        vjpcheck.check_vjp(torch.sin, x64, rtol={"float64": -1.0})

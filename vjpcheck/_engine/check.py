@@ -82,7 +82,7 @@ def check_vjp(
     reference: Callable | None = DEFAULTS.reference,
     framework: str | None = DEFAULTS.framework,
     seed: int = DEFAULTS.seed,
-    rtol: float | None = DEFAULTS.rtol,
+    rtol: float | dict[str, float] | None = DEFAULTS.rtol,
     atol: float = DEFAULTS.atol,
     fd_max_coords: int = DEFAULTS.fd_max_coords,
     jacobian_max_rows: int = DEFAULTS.jacobian_max_rows,
@@ -118,7 +118,9 @@ def check_vjp(
         framework: ``"torch"`` or ``"jax"`` when it cannot be told from ``args``.
         seed: seeds the default cotangent and the forward-mode tangents.
         rtol, atol: override the dtype-derived relative tolerance / add an absolute one
-            (see ``vjpcheck._engine.tolerance``).
+            (see ``vjpcheck._engine.tolerance``). ``rtol`` may be one number or a dict by
+            dtype (``{"float64": 1e-7, "float32": 1e-3}``: an iterative solver's accuracy
+            per precision); dtypes it does not name keep their default.
         fd_max_coords: largest input size (real coordinates) for full finite differences;
             above it ``mode="auto"`` switches them to probe mode.
         jacobian_max_rows: largest output size for the explicit-Jacobian oracles when
@@ -391,18 +393,19 @@ SECOND_ORDER_SAME_RULE = 100.0
 def compare_all(results: list[OracleResult], case: Case, opts: CheckOptions) -> tuple[list[Comparison], list[Finding]]:
     """Every pair of vector results, and every forward-mode projection against every vector."""
     reference = next((r for r in results if r.name == "finite_differences" and r.ok), None)
-    rtol = case_rtol(case) if opts.rtol is None else opts.rtol
+    per_dtype = opts.rtol if isinstance(opts.rtol, dict) else None
+    rtol = opts.rtol if isinstance(opts.rtol, float) else case_rtol(case, per_dtype)
     vectors = [r for r in results if r.ok and r.grads is not None]
     projections = [r for r in results if r.ok and r.projections]
     pairs = [(compare_vectors, a, b) for i, a in enumerate(vectors) for b in vectors[i + 1 :]]
     pairs += [(compare_projection, p, vec) for p in projections for vec in vectors]
     comparisons, findings = [], []
-    wide_rtol = RTOL["float64"] if opts.rtol is None else opts.rtol
+    wide_rtol = opts.rtol if isinstance(opts.rtol, float) else (per_dtype or {}).get("float64", RTOL["float64"])
     for compare, a, b in pairs:
         # two results computed in float64 (finite differences of the float64 evaluation and
         # the rule run in float64) are held to float64's bound, whatever the case's dtype
         pair_rtol = wide_rtol if a.wide and b.wide else rtol
-        if case.order == 2 and a.rule == b.rule and opts.rtol is None:
+        if case.order == 2 and a.rule == b.rule and not isinstance(opts.rtol, float):
             pair_rtol *= SECOND_ORDER_SAME_RULE
         comparison, found = compare(a, b, case, pair_rtol, opts.atol, reference)
         comparisons.append(comparison)

@@ -6,6 +6,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
+from .tolerance import RTOL
 from .validate import check_callable, check_choice, check_int, check_nonnegative_int, check_number, check_positive_int, check_positive_number
 
 MODES = ("auto", "full", "probe")
@@ -30,7 +31,7 @@ class CheckOptions:
     reference: Callable | None = None
     framework: str | None = None
     seed: int = 0
-    rtol: float | None = None
+    rtol: float | dict[str, float] | None = None  # one bound, or per dtype
     atol: float = 0.0
     fd_max_coords: int = 4096
     jacobian_max_rows: int = 1024
@@ -53,8 +54,13 @@ class CheckOptions:
         if self.framework is not None:
             check_choice("framework", self.framework, FRAMEWORKS)
         check_int("seed", self.seed)
-        if self.rtol is not None:
-            check_number("rtol", self.rtol)
+        if isinstance(self.rtol, dict):
+            unknown = sorted(set(self.rtol) - set(RTOL))
+            if unknown or not self.rtol:
+                raise ValueError(f"rtol: a dict names dtypes among {sorted(RTOL)}, got {sorted(self.rtol)}")
+            object.__setattr__(self, "rtol", {d: check_number(f"rtol[{d!r}]", r) for d, r in self.rtol.items()})
+        elif self.rtol is not None:
+            object.__setattr__(self, "rtol", check_number("rtol", self.rtol))
         check_number("atol", self.atol)
         check_nonnegative_int("fd_max_coords", self.fd_max_coords)
         check_nonnegative_int("jacobian_max_rows", self.jacobian_max_rows)

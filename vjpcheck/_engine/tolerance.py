@@ -64,13 +64,16 @@ def case_atol(case: Case) -> float:
     return 16 * max(TINY.get(d, TINY["float32"]) for d in _involved_dtypes(case)) * max(1.0, case.cotangent_scale)
 
 
-def case_rtol(case: Case) -> float:
+def case_rtol(case: Case, per_dtype: dict[str, float] | None = None) -> float:
     """The least precise involved dtype's bound; float32 on CUDA gets TF32's when the
     framework may use TF32 there (PyTorch: cuDNN's or matmul's allow_tf32; JAX: a
-    default matmul precision other than "highest"/"float32")."""
+    default matmul precision other than "highest"/"float32"). ``per_dtype`` (the user's
+    ``rtol={"float32": …}``) replaces the bounds of the dtypes it names."""
+    table = {**RTOL, **(per_dtype or {})}
     dtypes = _involved_dtypes(case)
-    rtol = max(RTOL.get(d, RTOL["float32"]) for d in dtypes)
-    if case.device.startswith("cuda") and any(d in ("float32", "complex64") for d in dtypes) and case.backend.tf32_allowed():
+    rtol = max(table.get(d, table["float32"]) for d in dtypes)
+    chosen = set(per_dtype or ())
+    if case.device.startswith("cuda") and any(d in ("float32", "complex64") and d not in chosen for d in dtypes) and case.backend.tf32_allowed():
         rtol = max(rtol, RTOL_TF32)
     return rtol
 
