@@ -169,6 +169,8 @@ def test_a_verify_that_checked_too_little_raises_low_coverage_with_the_reasons()
     assert vjpcheck.verify(f, tensor("n", dtype="float64", min_side=1), max_examples=9, seed=0)  # too few to judge
     with pytest.raises(ValueError, match="min_checked must be a number between 0 and 1"):
         vjpcheck.verify(f, tensor("n"), min_checked=2)
+    with pytest.raises(TypeError, match="min_checked must be a number"):
+        vjpcheck.verify(f, tensor("n"), min_checked="half")
 
 
 def _softmax_rejecting_empty(x):

@@ -10,6 +10,8 @@ from .tolerance import RTOL
 from .validate import check_callable, check_choice, check_int, check_nonnegative_int, check_number, check_positive_int, check_positive_number
 
 MODES = ("auto", "full", "probe")
+#: the ``oracles=`` value that asks for every method that applies (the thorough set)
+ALL_ORACLES = "all"
 FRAMEWORKS = ("torch", "jax")
 #: options that are functions: the reproducer imports or recovers them instead of writing a literal
 CALLABLE_OPTIONS = ("twin", "primal", "reference")
@@ -42,7 +44,7 @@ class CheckOptions:
 
     def __post_init__(self) -> None:
         # wrt: its positions are checked against the arguments (and named as given) by build_case
-        if self.oracles is not None and self.oracles != "all":  # names are checked against the framework by make_oracles
+        if self.oracles is not None and self.oracles != ALL_ORACLES:  # names are checked against the framework by make_oracles
             if isinstance(self.oracles, str) or not isinstance(self.oracles, Sequence):
                 raise TypeError(f"oracles must be \"all\" or a list of names from vjpcheck.ORACLE_NAMES, got {self.oracles!r}")
             object.__setattr__(self, "oracles", tuple(self.oracles))

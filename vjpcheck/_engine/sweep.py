@@ -19,10 +19,10 @@ from .check import VJPMismatch, check_with_options
 from ..frameworks import detect_backend
 from .case import function_name
 from .numeric import is_differentiable_dtype
-from .options import CheckOptions
+from .options import ALL_ORACLES, CheckOptions
 from .recording import announce
 from .results import FAILING, FindingKind, Status, is_failing
-from .validate import check_positive_int
+from .validate import check_number, check_positive_int
 from ..strategies import COTANGENT_KINDS, LAYOUTS, DrawnArray, cotangent
 from .verdict import case_key, reason_key
 
@@ -63,7 +63,7 @@ class LowCoverage(AssertionError):
             f"vjpcheck.verify {summary.function}: only {checked} of {summary.examples} examples were checked "
             f"({checked / max(summary.examples, 1):.0%}, below min_checked={min_checked:g}); the others compared nothing:"
         ]
-        lines += [f"  {summary.reason_status.get(r, Status.SKIPPED)} {n}× — {r}" for r, n in summary.skip_reasons.most_common(8)]
+        lines += summary.reason_lines(8)
         lines.append(
             "  fix: draw inputs where the function is smooth and defined (tensor(..., domain=...), min_side=..., "
             "a Hypothesis strategy of your own), or accept the coverage with min_checked=0"
@@ -102,11 +102,15 @@ class Summary:
         text = f"vjpcheck.verify {self.function} ({self.framework}): {self.examples} examples in {self.seconds:.1f}s — {parts}"
         if self.shrink_examples:
             text += f" (+{self.shrink_examples} while shrinking)"
-        for reason, n in self.skip_reasons.most_common(5):
-            text += f"\n  {self.reason_status.get(reason, Status.SKIPPED)} {n}× — {reason}"
+        for line in self.reason_lines(5):
+            text += "\n" + line
         for reason, n in self.rejected.most_common(3):
             text += f"\n  rejected {n}× (outside the contract) — {reason}"
         return text
+
+    def reason_lines(self, limit: int) -> list[str]:
+        """The most common reasons examples were skipped or inconclusive, one line each."""
+        return [f"  {self.reason_status.get(r, Status.SKIPPED)} {n}× — {r}" for r, n in self.skip_reasons.most_common(limit)]
 
     def to_dict(self) -> dict:
         return {
@@ -177,7 +181,7 @@ def verify(
     framework = _framework_for(fn, arg_specs, framework)
     if max_examples is not None:
         check_positive_int("max_examples", max_examples)
-    if isinstance(min_checked, bool) or not isinstance(min_checked, (int, float)) or not 0 <= min_checked <= 1:
+    if check_number("min_checked", min_checked) > 1:
         raise ValueError(f"min_checked must be a number between 0 and 1, got {min_checked!r}")
     reject = _exception_types(reject)
     opts = _options(framework, wrt, oracles, order, primal, check_options)
@@ -243,7 +247,7 @@ def _options(framework: str, wrt, oracles, order: int, primal, check_options: di
     if unknown:
         raise TypeError(f"verify got unknown option(s) {unknown}; see vjpcheck.check_vjp for the options it passes on")
     opts = CheckOptions(wrt=wrt, oracles=oracles, order=order, primal=primal, framework=framework, **check_options)
-    if opts.oracles is not None and opts.oracles != "all":
+    if opts.oracles is not None and opts.oracles != ALL_ORACLES:
         from ..oracles import make_oracles
 
         make_oracles(opts.oracles, framework)

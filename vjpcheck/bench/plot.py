@@ -6,10 +6,9 @@ from __future__ import annotations
 import html
 import math
 
-COLOURS = {
-    "default": "#1f6feb", "stripped_full": "#8ab4f8", "default_probe": "#0b8043", "stripped_probe": "#81c995",
-    "gradcheck_slow": "#d93025", "gradcheck_fast": "#f6aea9", "jax_check_grads": "#f9ab00",
-}
+from .sizes import METHODS
+
+COLOURS = dict(zip(METHODS, ("#1f6feb", "#8ab4f8", "#0b8043", "#81c995", "#d93025", "#f6aea9", "#f9ab00")))
 BAR, GAP, LEFT, WIDTH = 14, 10, 150, 560
 
 

@@ -26,6 +26,8 @@ SIZES = (64, 1024, 16384, 100000)
 #: above these sizes a method is not timed (its cost grows as n²: minutes at 16384)
 LIMITS = {"gradcheck_slow": 1024, "full": 4096}
 STRIPPED = ["finite_differences", "torch.backward"]
+#: the timed methods, in the order they are printed and drawn (the defaults first)
+METHODS = ("default", "stripped_full", "default_probe", "stripped_probe", "gradcheck_slow", "gradcheck_fast", "jax_check_grads")
 #: checkers that look along random directions, as probe mode does (their floor is probe mode's)
 PROBE_LIKE = ("gradcheck_fast", "jax_check_grads")
 
@@ -155,7 +157,7 @@ def gradcheck_fd_error(f, x_np, v_np, exact) -> float:
 def format_row(row: dict) -> str:
     s, r = row["seconds"], row["ratios"]
     parts = [f"n={row['n']:>7}  fwd+bwd {s['forward_backward'] * 1e3:8.3f} ms"]
-    for key in ("default", "stripped_full", "default_probe", "stripped_probe", "gradcheck_slow", "gradcheck_fast", "jax_check_grads"):
+    for key in METHODS:
         if key in s:
             parts.append(f"{key} {s[key] * 1e3:.1f} ms" + (f" ({r[key]:.2f}x floor)" if key in r else ""))
     if "default_speedup_vs_gradcheck_slow" in row:

@@ -5,6 +5,7 @@ find and shrink a bug present in every example."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -58,8 +59,6 @@ def time_in_fresh_process(imports: str, fn: str, specs: str, examples: int = 100
 def _env() -> dict:
     """This process' environment without ``CI`` (which would halve the examples: the bench
     measures the default 100) and with one intra-op thread per process."""
-    import os
-
     env = {k: v for k, v in os.environ.items() if k != "CI"}
     env.setdefault("OMP_NUM_THREADS", "1")
     return env

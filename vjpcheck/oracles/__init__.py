@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from .._engine.options import ALL_ORACLES as ALL
 from .base import Oracle, OracleContext, OracleUnavailable
 
 __all__ = ["Oracle", "OracleContext", "OracleUnavailable", "ORACLE_NAMES", "ALL", "make_oracles", "default_oracles"]
@@ -31,8 +32,6 @@ def _load(name: str) -> Oracle:
 
 #: oracles that only apply to cases on an accelerator
 DEVICE_ORACLES = ("torch.cpu",)
-#: the ``oracles=`` value that asks for every method (the thorough set)
-ALL = "all"
 #: the same backward formula reached through other entry points: in the thorough set only
 #: (``torch.func.vjp``'s first call also imports ``torch._dynamo``: 1.4 s per process)
 ENTRY_POINT_ORACLES = ("torch.autograd.grad", "torch.func.vjp")

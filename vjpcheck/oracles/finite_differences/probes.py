@@ -10,7 +10,7 @@ from ..._engine.results import OracleResult, Projection
 from ..base import OracleContext, OracleUnavailable
 from .evaluate import BATCH_ELEMENTS
 from .smoothness import REASONS
-from .stats import BASE_STEP, MIN_SCALE, NO_CONVERGENCE, OK, PROBE_SALT, RETRIED, RETRIES, RETRY_FACTOR, SIGNS, STATUS_NAMES, Problem, as_numpy, chunk_stats
+from .stats import BASE_STEP, MIN_SCALE, NO_CONVERGENCE, OK, PROBE_SALT, RETRIED, RETRIES, RETRY_FACTOR, SIGNS, STATUS_NAMES, Problem, chunk_stats
 
 def probe_directions(problem: Problem, case, ctx: OracleContext, result: OracleResult, n_coords: int) -> None:
     """⟨v, J u⟩ for ``ctx.options.probes`` random directions u (Richardson along u)."""
