@@ -209,5 +209,8 @@ def test_accepted(vjp):
     result = run(pytester, "--vjpcheck-report", "report.html")
     result.assert_outcomes(passed=2, failed=1)
     result.stdout.fnmatch_lines(["*LowCoverage*only * of 40 examples were checked*", "*the function value is not finite*"])
-    records = json.loads((pytester.path / "report.json").read_text())["records"]
-    assert any(r["test"].endswith("test_everywhere") and r["status"] == "skipped" for r in records)
+    report = json.loads((pytester.path / "report.json").read_text())
+    assert not report["clean"] and report["outcome"] == "failed"
+    assert any(r["test"].endswith("test_everywhere") and r["status"] == "skipped" for r in report["records"])
+    junit = ET.parse(pytester.path / "report.junit.xml").getroot()
+    assert int(junit.get("failures") or junit.find("testsuite").get("failures")) >= 1
