@@ -139,10 +139,42 @@ def test_an_argument_without_a_literal_form_gets_a_placeholder(tmp_path):
     assert done.returncode == 1 and "supply arg1 above" in done.stderr and "Traceback" not in done.stderr
 
 
-def test_a_lambda_gets_its_source_as_a_comment_and_a_placeholder(tmp_path):
+def test_a_lambda_is_written_from_its_own_text_and_the_script_runs(tmp_path):
     verdict = vjpcheck.check_vjp(lambda x: x.tanh() * 2, torch.ones(3, dtype=torch.float64))
     text = verdict.reproducer
-    assert "# verdict = vjpcheck.check_vjp(lambda x: x.tanh() * 2" in text  # the line it came from, not run
+    assert "fn = lambda x: x.tanh() * 2" in text
+    done = _run_script(tmp_path, text)
+    assert done.returncode == 0, done.stderr
+    assert "PASS" in done.stdout
+
+
+SCALE = 2.0
+
+
+def test_a_lambda_brings_the_modules_functions_and_constants_it_uses(tmp_path):
+    from vjpcheck import maps
+
+    def _symmetric(a):
+        return (a + a.mT) / 2
+
+    def check(power):  # a closure over a number, globals: a module, a function, a constant
+        eig = lambda a: torch.linalg.eigh(_symmetric(a))[1] * SCALE ** power  # noqa: E731
+        return vjpcheck.check_vjp(eig, torch.eye(3, dtype=torch.float64) * torch.tensor([1.0, 2.0, 3.0]), output_map=lambda V: maps.outer(
+            V, axis=-2))  # fmt: skip  (a lambda over two lines)
+
+    text = check(1).reproducer
+    assert "power = 1" in text and "SCALE = 2.0" in text and "def _symmetric(a):" in text
+    assert "from vjpcheck import maps" in text and "output_map_fn = (lambda V: maps.outer(" in text
+    done = _run_script(tmp_path, text)
+    assert done.returncode == 0, done.stderr
+    assert "PASS" in done.stdout
+
+
+def test_a_lambda_over_an_array_gets_its_source_as_a_comment_and_a_placeholder(tmp_path):
+    weights = torch.arange(3.0, dtype=torch.float64)
+    verdict = vjpcheck.check_vjp(lambda x: (x.tanh() * weights).sum(), torch.ones(3, dtype=torch.float64))
+    text = verdict.reproducer
+    assert "# verdict = vjpcheck.check_vjp(lambda x: (x.tanh() * weights)" in text  # the line it came from, not run
     assert "fn = NotImplemented" in text
     done = _run_script(tmp_path, text)
     assert done.returncode == 1 and "supply fn above" in done.stderr

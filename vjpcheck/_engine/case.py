@@ -132,7 +132,7 @@ def build_case(
         raise TypeError(f"fn must be callable, got {type(fn).__name__}")
     if not isinstance(seed, (int, np.integer)):
         raise TypeError(f"seed must be an int, got {type(seed).__name__}")
-    backend = _resolve_backend(fn, args, framework)
+    backend = resolve_backend(fn, args, framework)
     for i, a in enumerate(args):  # before any work: a clear TypeError naming the argument
         reason = backend.unsupported_input(a) if backend.is_array(a) else None
         if reason:
@@ -172,7 +172,7 @@ def build_case(
     )
 
 
-def _resolve_backend(fn: Callable, args: tuple, framework: str | None) -> Backend:
+def resolve_backend(fn: Callable, args: tuple, framework: str | None) -> Backend:
     if framework is not None:
         return backend_named(framework)
     backend = detect_backend(fn, args)

@@ -16,7 +16,8 @@ import numpy as np
 
 from ..oracles import ALL, Oracle, OracleContext, default_oracles, make_oracles
 from .audit import caller_unchanged
-from .case import Case, ForwardError, build_case, describe_case, function_name
+from .case import Case, ForwardError, build_case, describe_case, function_name, resolve_backend
+from .declared import GRADIENT_OF, gradient_of_case, mapped, unmapped
 from .options import DEFAULTS, CheckOptions
 from .probe import probe_statement
 from .recording import announce
@@ -90,6 +91,9 @@ def check_vjp(
     probes: int = DEFAULTS.probes,
     fd_batch: bool = DEFAULTS.fd_batch,
     timeout: float | None = DEFAULTS.timeout,
+    output_map: Callable | None = DEFAULTS.output_map,
+    gradient_of: Callable | None = DEFAULTS.gradient_of,
+    solver_tol: float | None = DEFAULTS.solver_tol,
 ) -> Verdict:
     """Check that every available way of computing vᵀJ for ``fn(*args)`` agrees.
 
@@ -137,6 +141,16 @@ def check_vjp(
             ``error`` verdict with a ``timeout`` finding (see ``vjpcheck._engine.timeouts``
             for where it can be enforced). Default: the plugin's ``--vjpcheck-timeout``
             inside a test, else none.
+        output_map: an invariant ``g`` of a symmetry of ``fn``'s output (an
+            eigenvector's sign, a basis up to rotation): the VJP of ``g(fn(x))`` is checked
+            instead, through ``fn``'s backward. Ready-made: :mod:`vjpcheck.maps`.
+        gradient_of: ``fn``'s backward is declared to be the VJP of this function of the
+            same arguments (a straight-through estimator: the identity; a clipped or
+            regularised backward): finite differences and built-in AD differentiate it
+            instead of ``fn``, and ``primal`` is not used.
+        solver_tol: ``fn``'s values are accurate to this relative tolerance only (an
+            iterative solver inside): finite differences take steps and error bounds for
+            that noise, and the backward may differ from the references by 10× it.
 
     Returns:
         a :class:`Verdict`. Bad arguments raise ``TypeError``/``ValueError``; problems of
@@ -146,6 +160,7 @@ def check_vjp(
         wrt=wrt, oracles=oracles, order=order, twin=twin, primal=primal, reference=reference,
         framework=framework, seed=seed, rtol=rtol, atol=atol, fd_max_coords=fd_max_coords,
         jacobian_max_rows=jacobian_max_rows, mode=mode, probes=probes, fd_batch=fd_batch, timeout=timeout,
+        output_map=output_map, gradient_of=gradient_of, solver_tol=solver_tol,
     )
     verdict = check_with_options(fn, args, v, opts)
     announce("check", verdict)
@@ -197,15 +212,19 @@ def _timeout_verdict(fn: Callable, args: tuple, opts: CheckOptions, exc: timeout
 
 def _check(fn: Callable, args: tuple, v: Any, opts: CheckOptions, start: float, built: dict) -> Verdict:
     try:
-        case = build_case(fn, args, v=v, wrt=opts.wrt, framework=opts.framework, seed=opts.seed)
+        framework = opts.framework
+        if opts.output_map is not None and framework is None:  # told from fn itself, not the composition
+            framework = resolve_backend(fn, args, None).name
+        case = build_case(mapped(fn, opts.output_map), args, v=v, wrt=opts.wrt, framework=framework, seed=opts.seed)
+        built["case"] = case
+        plan = select_oracles(case, opts)
     except ForwardError as exc:
         return _forward_error(fn, args, opts, exc, start)
-    built["case"] = case
     case_seconds = time.perf_counter() - start
-    plan = select_oracles(case, opts)
     verdict = check_case(case, plan, OracleContext(options=opts))
     options = opts.reproducer_options()
-    verdict.reproducer = lambda: build_reproducer(case, *options)  # built when first read
+    written = dataclasses.replace(case, fn=unmapped(case.fn))  # the map is written as output_map=
+    verdict.reproducer = lambda: build_reproducer(written, *options)  # built when first read
     verdict.timings = {"case": case_seconds, **verdict.timings}
     if opts.order == 2:
         built["first order"] = verdict
@@ -230,9 +249,11 @@ class OraclePlan:
     oracles: list[Oracle]
     twin: Case | None = None
     twin_oracles: list[Oracle] = dataclasses.field(default_factory=list)
+    declared: Case | None = None  # gradient_of: the case finite differences evaluate
 
     def runs(self, case: Case) -> list[tuple[Oracle, Case]]:
-        return [(o, case) for o in self.oracles] + [(o, self.twin) for o in self.twin_oracles]
+        own = [(o, self.declared if self.declared is not None and o.name == "finite_differences" else case) for o in self.oracles]
+        return own + [(o, self.twin) for o in self.twin_oracles]
 
 
 def select_oracles(case: Case, opts: CheckOptions) -> OraclePlan:
@@ -242,11 +263,16 @@ def select_oracles(case: Case, opts: CheckOptions) -> OraclePlan:
     twin_names = [n for n in names if opts.twin is not None and n.startswith(twin_framework + ".")]
     names = [n for n in names if n not in twin_names]
     plan = OraclePlan(names, make_oracles(names, case.framework))
-    primal_fn = case.backend.primal_of(case.fn) if opts.primal == "auto" else opts.primal
-    if primal_fn is not None:
-        from ..oracles.primal import PrimalAD
+    from ..oracles.primal import PrimalAD
 
-        plan.oracles.append(PrimalAD(case.framework, primal_fn))
+    if opts.gradient_of is not None:  # the declared gradient is the reference, not fn's forward
+        declared = mapped(opts.gradient_of, opts.output_map)
+        plan.declared = gradient_of_case(case, declared)
+        plan.oracles.append(PrimalAD(case.framework, declared, GRADIENT_OF))
+    else:
+        primal_fn = case.backend.primal_of(unmapped(case.fn)) if opts.primal == "auto" else opts.primal
+        if primal_fn is not None:
+            plan.oracles.append(PrimalAD(case.framework, mapped(primal_fn, opts.output_map)))
     from ..oracles.finite_differences import uses_probes
 
     if "finite_differences" in names and uses_probes(case, opts):
@@ -257,7 +283,7 @@ def select_oracles(case: Case, opts: CheckOptions) -> OraclePlan:
     if opts.twin is not None:  # names validated before the twin's forward runs
         ad_names = twin_names or [n for n in _oracle_names(case, opts.oracles, twin_framework) if n != "finite_differences"]
         plan.twin_oracles = make_oracles(ad_names, twin_framework)
-        plan.twin = twin_case(case, opts.twin)
+        plan.twin = twin_case(case, mapped(opts.twin, opts.output_map))
     return plan
 
 
@@ -388,6 +414,9 @@ def _auxiliary_crashes_unavailable(runs, results: list[OracleResult], findings: 
 #: (householder_product in complex128 differed by 2.3e-9 relative where FD agreed with both).
 #: Finite differences and other rules keep the plain bound.
 SECOND_ORDER_SAME_RULE = 100.0
+#: with ``solver_tol``, results may differ by this multiple of it (an implicit backward
+#: solves its linear system to about the forward's tolerance, amplified by its conditioning)
+SOLVER_RTOL = 10.0
 
 
 def compare_all(results: list[OracleResult], case: Case, opts: CheckOptions) -> tuple[list[Comparison], list[Finding]]:
@@ -401,6 +430,8 @@ def compare_all(results: list[OracleResult], case: Case, opts: CheckOptions) -> 
     pairs += [(compare_projection, p, vec) for p in projections for vec in vectors]
     comparisons, findings = [], []
     wide_rtol = opts.rtol if isinstance(opts.rtol, float) else (per_dtype or {}).get("float64", RTOL["float64"])
+    if opts.solver_tol is not None:  # the backward solves to the same tolerance as the forward
+        rtol, wide_rtol = max(rtol, SOLVER_RTOL * opts.solver_tol), max(wide_rtol, SOLVER_RTOL * opts.solver_tol)
     for compare, a, b in pairs:
         # two results computed in float64 (finite differences of the float64 evaluation and
         # the rule run in float64) are held to float64's bound, whatever the case's dtype

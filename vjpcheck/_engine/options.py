@@ -14,7 +14,7 @@ MODES = ("auto", "full", "probe")
 ALL_ORACLES = "all"
 FRAMEWORKS = ("torch", "jax")
 #: options that are functions: the reproducer imports or recovers them instead of writing a literal
-CALLABLE_OPTIONS = ("twin", "primal", "reference")
+CALLABLE_OPTIONS = ("twin", "primal", "reference", "output_map", "gradient_of")
 
 
 @dataclass(frozen=True)
@@ -41,6 +41,9 @@ class CheckOptions:
     probes: int = 3
     fd_batch: bool = True
     timeout: float | None = None  # seconds per check (None: the session's, else none)
+    output_map: Callable | None = None  # check g(fn(x)) for an invariant g of fn's symmetry
+    gradient_of: Callable | None = None  # fn's backward is declared to be this function's VJP
+    solver_tol: float | None = None  # relative accuracy of fn's values (an iterative solver's tolerance)
 
     def __post_init__(self) -> None:
         # wrt: its positions are checked against the arguments (and named as given) by build_case
@@ -70,6 +73,15 @@ class CheckOptions:
         if self.timeout is not None:
             check_positive_number("timeout", self.timeout)
         check_positive_int("probes", self.probes)
+        check_callable("output_map", self.output_map, optional=True)
+        check_callable("gradient_of", self.gradient_of, optional=True)
+        if self.solver_tol is not None:
+            if not 0 < check_number("solver_tol", self.solver_tol) < 1:
+                raise ValueError(f"solver_tol is a relative tolerance between 0 and 1 (exclusive), got {self.solver_tol!r}")
+        if self.gradient_of is not None and self.reference is not None:
+            raise ValueError("gradient_of and reference both say what finite differences evaluate: pass one of them")
+        if self.output_map is not None and self.reference is not None:
+            raise ValueError("output_map applies to the function's framework outputs, not to a NumPy reference: pass one of them")
         if not isinstance(self.fd_batch, bool):
             raise TypeError(f"fd_batch must be True or False, got {self.fd_batch!r}")
 

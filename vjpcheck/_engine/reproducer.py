@@ -61,10 +61,10 @@ def function_reference(fn: Any, alias: str | None = None) -> tuple[list[str], st
             if obj is target:
                 top = qual.split(".")[0]
                 return lines + [f"from {module} import {top}" + (f" as {alias}" if alias else "")], (alias or top) + qual[len(top) :] + suffix
-    return _recovered_source(fn, target, suffix)
+    return _recovered_source(fn, target, suffix, alias)
 
 
-def _recovered_source(fn: Any, target: Any, suffix: str) -> tuple[list[str], str | None]:
+def _recovered_source(fn: Any, target: Any, suffix: str, alias: str | None = None) -> tuple[list[str], str | None]:
     """A function defined in a test (``<locals>``): its source, which defines it; a lambda
     or anything without readable source: the source as a comment and a placeholder."""
     name = _attribute(target, "__name__")
@@ -73,6 +73,10 @@ def _recovered_source(fn: Any, target: Any, suffix: str) -> tuple[list[str], str
     except (OSError, TypeError):
         return _unrecoverable(fn, "its source is not available (defined under python -c, in a notebook cell or generated)")
     defines = re.match(r"(@.*\n\s*)*(async\s+)?(def|class)\s+" + re.escape(name or "\0") + r"\b", source.lstrip())
+    if name == "<lambda>" and not suffix:
+        recovered = lambda_definition(target, alias or "fn")
+        if recovered is not None:
+            return recovered
     if name == "<lambda>" or not _is_identifier(name) or not defines:
         lines, expr = _unrecoverable(fn, "it is a lambda or its source does not define it by name")
         return ["# its source, for reference:"] + [comment(line) for line in source.rstrip().splitlines()[:20]] + lines, expr
@@ -80,6 +84,99 @@ def _recovered_source(fn: Any, target: Any, suffix: str) -> tuple[list[str], str
     if getattr(target, "__wrapped__", None) is not None and not suffix:
         lines.append(f"# {name} was wrapped (e.g. jax.custom_vjp): re-apply its decorators/defvjp above")
     return lines, name + suffix
+
+
+def lambda_definition(fn: Any, alias: str, depth: int = 0) -> tuple[list[str], str] | None:
+    """``alias = lambda …: …`` from the lambda's own text in its source file (found by its
+    line and column), preceded by what makes the names it uses defined: modules imported
+    under the same names, functions imported or recovered the same way. ``None`` when the
+    text cannot be found or a name it uses has no such definition (an array in a closure)."""
+    code = getattr(fn, "__code__", None)
+    node_text = _lambda_text(code) if code is not None else None
+    if node_text is None or depth > 3:
+        return None
+    lines: list[str] = []
+    free = dict(zip(code.co_freevars, (c.cell_contents for c in (fn.__closure__ or ()) if _cell_filled(c))))
+    if len(free) != len(code.co_freevars):
+        return None
+    names = {n: fn.__globals__[n] for n in _global_names(code) if n in fn.__globals__} | free
+    for name, value in names.items():
+        definition = _definition_of(name, value, depth)
+        if definition is None:
+            return None
+        lines += [line for line in definition if line not in lines]
+    return lines + [f"{alias} = {node_text}"], alias
+
+
+def _cell_filled(cell) -> bool:
+    try:
+        cell.cell_contents
+    except ValueError:
+        return False
+    return True
+
+
+def _global_names(code) -> list[str]:
+    """The global names a code object (and the lambdas and comprehensions inside it) loads."""
+    names = list(code.co_names)
+    for const in code.co_consts:
+        if hasattr(const, "co_names"):
+            names += [n for n in _global_names(const) if n not in names]
+    return names
+
+
+def _definition_of(name: str, value: Any, depth: int) -> list[str] | None:
+    """Lines that bind ``name`` to ``value`` in a script: an import for modules and
+    importable functions, a recovered lambda; ``None`` for anything else (data)."""
+    import types
+
+    if not _is_identifier(name):
+        return None
+    if isinstance(value, types.ModuleType):
+        module = value.__name__
+        if not _is_dotted(module):
+            return None
+        if "." in module:
+            parent, leaf = module.rsplit(".", 1)
+            return _import_path_lines(module) + [f"from {parent} import {leaf}" + (f" as {name}" if name != leaf else "")]
+        return _import_path_lines(module) + [f"import {module}" + (f" as {name}" if name != module else "")]
+    if getattr(value, "__name__", None) == "<lambda>":
+        found = lambda_definition(value, name, depth + 1)
+        return found[0] if found is not None else None
+    if callable(value) or isinstance(value, type):
+        lines, expr = function_reference(value, alias=name)
+        if expr is None:
+            return None
+        return lines if expr == name else lines + [f"{name} = {expr}"]
+    if safe_literal(value) is not None and type(value) in (bool, int, float, str, complex, type(None)):
+        return [f"{name} = {safe_literal(value)}"]
+    return None
+
+
+def _lambda_text(code) -> str | None:
+    """The source text of the lambda whose code is ``code``: the ``Lambda`` node on its
+    first line whose body starts where the code's first instruction points."""
+    import ast
+    import linecache
+
+    filename = code.co_filename
+    source = "".join(linecache.getlines(filename))
+    if not source:
+        return None
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return None
+    candidates = [n for n in ast.walk(tree) if isinstance(n, ast.Lambda) and n.lineno == code.co_firstlineno]
+    if len(candidates) > 1:
+        starts = {(line, col) for line, _, col, _ in code.co_positions() if line is not None and col is not None}
+        candidates = [n for n in candidates if (n.body.lineno, n.body.col_offset) in starts] or candidates[:0]
+    if len(candidates) != 1:
+        return None
+    text = ast.get_source_segment(source, candidates[0])
+    if text is None:
+        return None
+    return f"({text})" if "\n" in text else text  # parentheses: a lambda split over lines
 
 
 def _unrecoverable(fn: Any, why: str) -> tuple[list[str], None]:
@@ -184,7 +281,7 @@ def build_reproducer(case: Case, options: dict, callables: dict | None = None) -
     fn_lines, fn_expr = function_reference(case.fn)
     lines = [comment(f"vjpcheck reproducer for {case.name}"), "import base64", "import numpy as np", "import vjpcheck"]
     lines += case.backend.reproducer_imports(case.arg_infos)
-    lines += fn_lines
+    lines += [line for line in fn_lines if not (line.startswith(("import ", "from ")) and line in lines)]
     missing = []
     if fn_expr is None:
         lines.append("fn = NotImplemented  # supply the function")

@@ -24,10 +24,10 @@ class PrimalAD(Oracle):
 
     kind = "vector"
 
-    def __init__(self, framework: str, primal: Callable):
+    def __init__(self, framework: str, primal: Callable, role: str = "primal"):
         self.framework = framework
-        self.name = f"{framework}.primal"
-        self.rule = f"{framework}-primal"
+        self.name = f"{framework}.{role}"  # "gradient_of": the declared gradient's function
+        self.rule = f"{framework}-{role}"
         self.primal = primal
 
     def compute(self, case: Case, ctx: OracleContext, result: OracleResult) -> None:
@@ -38,6 +38,6 @@ class PrimalAD(Oracle):
         inner.require_traced(primal_case)
         sub = inner.run(primal_case, ctx)
         if sub.status == "error":
-            raise OracleUnavailable(f"the primal could not be differentiated by built-in AD: {sub.message[:200]}")
+            raise OracleUnavailable(f"the {self.name.split('.', 1)[1]} could not be differentiated by built-in AD: {sub.message[:200]}")
         result.status, result.grads, result.findings = sub.status, sub.grads, []
         result.message = sub.message

@@ -80,7 +80,7 @@ class FiniteDifferences(Oracle):
         weights = np.abs(v_flat)
         if not np.all(np.isfinite(f0[weights > 0])):
             raise OracleUnavailable("the function value is not finite where the cotangent is nonzero")
-        problem = Problem(evaluator, x0, f0, v_flat, weights)
+        problem = Problem(evaluator, x0, f0, v_flat, weights, noise=ctx.options.solver_tol)
         if probe:
             probe_directions(problem, case, ctx, result, n_coords)
         else:

@@ -10,7 +10,6 @@ from ..._engine.results import OracleResult
 from ..base import OracleContext
 from .smoothness import REASONS, joint_smoothness
 from .stats import (
-    BASE_STEP,
     CONVERGENCE,
     JACOBIAN_MAX_ENTRIES,
     JUMP,
@@ -44,7 +43,7 @@ def full_columns(problem: Problem, case, ctx: OracleContext, result: OracleResul
         ctx.nonsmooth = result.nonsmooth
         return
     base = np.abs(part)
-    h0 = BASE_STEP * np.maximum(base, MIN_SCALE)
+    h0 = problem.base_step * np.maximum(base, MIN_SCALE)
     keep_columns = D * m <= JACOBIAN_MAX_ENTRIES
     fields = ("g", "scale", "err", "gap1", "gap2", "noise2")
     out = {f: np.zeros(D) for f in fields}
@@ -60,7 +59,7 @@ def full_columns(problem: Problem, case, ctx: OracleContext, result: OracleResul
             steps = h0[pending] / RETRY_FACTOR**attempt
         else:  # tiny |x|: a step that stays on its side of 0
             pending = pending[tiny_x[pending]]
-            steps = BASE_STEP * base[pending]
+            steps = problem.base_step * base[pending]
         if pending.size == 0:
             break
         steps = (part[pending] + steps) - part[pending]  # exactly representable

@@ -52,7 +52,7 @@ def forward_noise_floor(problem: Problem, jacobian: np.ndarray | None) -> list[n
 def _changes(problem: Problem) -> np.ndarray:
     """max over the sign patterns r of |f(x·(1 + ULPS·ε·r)) − f(x)|, per output."""
     rng = np.random.default_rng(0x5EED)
-    eps = problem.unit[0]
+    eps = problem.evaluator.unit[0]  # the evaluation's rounding, not a declared solver noise
     stacked = []
     for p in problem.x0:
         signs = rng.choice([-1.0, 1.0], size=(PATTERNS,) + p.shape)

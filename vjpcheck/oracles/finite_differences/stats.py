@@ -29,15 +29,23 @@ SIGNS = (1.0, -1.0, 0.5, -0.5)
 
 
 class Problem:
-    """The base point, its value and the cotangent: what every estimate is built on."""
+    """The base point, its value and the cotangent: what every estimate is built on.
 
-    def __init__(self, evaluator: Evaluator, x0, f0, v_flat, weights):
+    ``noise``: the relative accuracy of the function's values when it is worse than the
+    evaluation's rounding (an iterative solver's tolerance): it replaces ε in the error
+    model (so that differences of noise are neither kinks nor derivative), and the base
+    step grows to ∛noise (relative), where the noise's error noise/h and the truncation
+    error of the extrapolated difference balance for a function of unit scale.
+    """
+
+    def __init__(self, evaluator: Evaluator, x0, f0, v_flat, weights, noise: float | None = None):
         self.evaluator, self.x0, self.f0 = evaluator, x0, f0
         self.v_conj = np.conj(v_flat)
         self.weights = weights
         self.live = weights > 0
         self.all_live = bool(np.all(self.live))
-        self.unit = evaluator.unit
+        self.unit = (max(evaluator.unit[0], noise or 0.0), evaluator.unit[1])
+        self.base_step = max(BASE_STEP, (noise or 0.0) ** (1 / 3))
         # Σ|v|·(ε·|f0| + tiny): the rounding every output brings into a difference (one that
         # does not move may still depend on x below its resolution), ε applied first: near
         # the dtype's largest values Σ|v|·|f0| overflows
