@@ -28,7 +28,8 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from ._engine.numeric import LARGEST
-from ._engine.validate import check_callable, check_choice, check_nonnegative_int, check_subset
+from . import constraints
+from ._engine.validate import check_callable, check_choice, check_nonnegative_int, check_number, check_subset
 
 __all__ = [
     "DrawnArray",
@@ -44,6 +45,16 @@ __all__ = [
     "nonnegative",
     "bounded",
     "spd",
+    "well_conditioned",
+    "full_rank",
+    "orthogonal",
+    "rotation",
+    "quaternion",
+    "unit_vector",
+    "simplex",
+    "sorted_values",
+    "distinct",
+    "mask",
     "LAYOUTS",
 ]
 
@@ -468,3 +479,135 @@ def _cotangent(draw, shape: tuple, dtype: str, kinds: tuple[str, ...], layouts: 
     # contiguous twice as likely, and layout bugs in a backward rarer to find)
     layout = draw(st.sampled_from([x for x in layouts if x != "expanded"] or ["contiguous"]))
     return DrawnArray(values=_round_to(np.asarray(values), dtype), dtype=dtype, layout=layout, device=device)
+
+
+# ---- constrained values ----------------------------------------------------------------------
+# Each is tensor(...) with a map from vjpcheck.constraints as its transform: the drawn array
+# shrinks as usual and the constrained value follows. Options are tensor()'s (dtype, layouts,
+# device, framework, min_side, max_side, domain); the values are exactly representable in the
+# drawn dtype, so the constraint holds to that dtype's precision.
+_REAL = ("real", "real+half", "float64", "float32", "float16", "bfloat16")
+
+
+#: constrained values are drawn from ordinary magnitudes: the dtype's danger points (1e154,
+#: subnormals) would only be normalised away, or break the constraint when rounded
+_PLAIN = Domain(-100.0, 100.0, (-3.0, 3.0), (0.0, 1.0, -1.0, 0.5, -0.5, 2.0, 1e-3, -1e-3), "plain")
+
+
+def _constrained(dims: str | Sequence, transform: Callable, options: dict, real_only: str | None = None) -> st.SearchStrategy:
+    options = {"domain": _PLAIN, **options}
+    if "transform" in options:
+        raise TypeError("a constrained strategy sets its own transform; compose yours inside a tensor(..., transform=...)")
+    if real_only and any(n.startswith("complex") for n in _dtype_names(options.get("dtype", "real"))):
+        raise ValueError(f"{real_only} draws real values only, got dtype={options['dtype']!r}")
+    return tensor(dims, transform=transform, **options)
+
+
+def well_conditioned(dims: str | Sequence = "m,n", max_cond: float = 100.0, **options: Any) -> st.SearchStrategy:
+    """Matrices (last two dims) with condition number ≤ ``max_cond``: full rank, far from
+    singular (solves, inverses, least squares, Procrustes). Complex dtypes allowed."""
+    if check_number("max_cond", max_cond) < 1:
+        raise ValueError(f"max_cond must be >= 1, got {max_cond!r}")
+    _need_dims(dims, 2, "well_conditioned")
+    return _constrained(dims, lambda a: constraints.well_conditioned(a, max_cond), options)
+
+
+def full_rank(dims: str | Sequence = "m,n", **options: Any) -> st.SearchStrategy:
+    """Full-rank matrices, held to a condition number ≤ 1000 so that they are full rank in
+    floating point too (:func:`well_conditioned` with ``max_cond=1e3``)."""
+    return well_conditioned(dims, max_cond=1e3, **options)
+
+
+def orthogonal(dims: str | Sequence = "n,n", **options: Any) -> st.SearchStrategy:
+    """Matrices with orthonormal columns (orthogonal when square, unitary for complex
+    dtypes); a tall shape ("m,n" with m ≥ n) gives a Stiefel point. An example whose
+    shared sizes make it wide is rejected."""
+    _need_dims(dims, 2, "orthogonal")
+
+    def transform(a: np.ndarray) -> np.ndarray:
+        if a.shape[-2] < a.shape[-1]:
+            from hypothesis import reject
+
+            reject()
+        return constraints.orthonormal_columns(a)
+
+    return _constrained(dims, transform, options)
+
+
+def rotation(n: int = 3, batch: str = "", **options: Any) -> st.SearchStrategy:
+    """Rotation matrices (orthogonal, determinant +1) of size ``n`` × ``n`` (2 or 3 for
+    geometry; any n ≥ 1), with batch dims ``batch`` (e.g. ``"b"``). Real dtypes."""
+    check_nonnegative_int("n", n)
+    if n < 1:
+        raise ValueError("rotation needs n >= 1")
+    return _constrained(_batched(batch, f"{n},{n}"), constraints.rotation_matrix, options, real_only="rotation")
+
+
+def quaternion(batch: str = "", **options: Any) -> st.SearchStrategy:
+    """Unit quaternions (…, 4): rotations of 3-D space, defined up to sign (check functions of
+    them with ``output_map=vjpcheck.maps.outer`` when their output carries that sign). Real
+    dtypes."""
+    return _constrained(_batched(batch, "4"), constraints.unit_vectors, options, real_only="quaternion")
+
+
+def unit_vector(dims: str | Sequence = "n", **options: Any) -> st.SearchStrategy:
+    """Vectors of norm 1 along the last dim (a zero draw becomes e₁). Complex dtypes allowed."""
+    _need_dims(dims, 1, "unit_vector")
+    return _constrained(dims, constraints.unit_vectors, options)
+
+
+def simplex(dims: str | Sequence = "n", **options: Any) -> st.SearchStrategy:
+    """Points of the probability simplex along the last dim: nonnegative, summing to 1, with
+    exact zeros on purpose (its faces). Real dtypes."""
+    _need_dims(dims, 1, "simplex")
+    return _constrained(dims, constraints.simplex_points, options, real_only="simplex")
+
+
+def sorted_values(dims: str | Sequence = "n", min_gap: float = 0.0, **options: Any) -> st.SearchStrategy:
+    """Values sorted along the last dim; with ``min_gap`` > 0, strictly increasing by at
+    least it (no ties). Without it ties stay likely: sorting functions must handle them.
+    Real dtypes."""
+    check_number("min_gap", min_gap)
+    _need_dims(dims, 1, "sorted_values")
+    return _constrained(dims, lambda a: constraints.increasing(a, min_gap), options, real_only="sorted_values")
+
+
+def distinct(dims: str | Sequence = "n", min_gap: float = 0.1, **options: Any) -> st.SearchStrategy:
+    """Values along the last dim at least ``min_gap`` apart, in any order: no ties (sort,
+    max, top-k, rank and eigen-solvers away from their non-differentiable points). Real
+    dtypes."""
+    if check_number("min_gap", min_gap, strict=True) <= 0:
+        raise ValueError("distinct needs min_gap > 0")
+    _need_dims(dims, 1, "distinct")
+    return _constrained(dims, lambda a: constraints.separated(a, min_gap), options, real_only="distinct")
+
+
+def mask(dims: str | Sequence = "n", min_side: int = 0, max_side: int = MAX_SIDE, device: Sequence[str] | None = None, framework: str | None = None) -> st.SearchStrategy:
+    """A boolean array (not differentiated): all-true, all-false and mixed masks, shrinking
+    toward all-false. Shares named sizes with the tensors of the test case."""
+    parsed = _parse_dims(dims)
+    _check_common(min_side, max_side, framework)
+    return _mask(parsed, min_side, max_side, device, framework)
+
+
+@st.composite
+def _mask(draw, dims, min_side, max_side, device, framework):
+    shape = draw(_shape(dims, min_side, max_side, False))
+    kind = draw(st.sampled_from(("mixed", "none", "all")))
+    if kind == "mixed":
+        values = draw(hnp.arrays(np.bool_, shape))
+    else:
+        values = np.full(shape, kind == "all", dtype=bool)
+    drawn = DrawnArray(values=values, dtype="bool", device=draw(devices(device)))
+    return drawn if framework is None else drawn.to(framework)
+
+
+def _batched(batch: str, core: str) -> str:
+    if not isinstance(batch, str):
+        raise TypeError(f"batch must be a string of dimension names like 'b' or 'b,t', got {batch!r}")
+    return f"{batch},{core}" if batch.strip() else core
+
+
+def _need_dims(dims: str | Sequence, least: int, what: str) -> None:
+    if len(_parse_dims(dims)) < least:
+        raise ValueError(f"{what} needs at least {least} dimension(s) in dims, got {dims!r}")

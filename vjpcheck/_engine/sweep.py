@@ -16,6 +16,7 @@ from hypothesis import seed as hypothesis_seed
 from hypothesis import strategies as st
 
 from .check import VJPMismatch, check_with_options
+from .declared import mapped
 from ..frameworks import detect_backend
 from .case import function_name
 from .numeric import is_differentiable_dtype
@@ -298,13 +299,14 @@ def _property(fn, strategies, opts: CheckOptions, summary: Summary, devices, kin
         return value
 
     shrinking: dict = {}  # from the first failure on: the options its shrink attempts use
+    checked = mapped(fn, opts.output_map)  # the cotangent is drawn for what is checked: g(fn(x))
 
     @given(data=st.data())
     def property_(data):
         drawn = data.draw(st.tuples(*strategies), label="args")
         device = data.draw(st.sampled_from(devices), label="device") if devices else None
         args = [materialise(d, device) for d in drawn]
-        v = _draw_cotangent(data, fn, args, framework, kinds, layouts, reject, summary)
+        v = _draw_cotangent(data, checked, args, framework, kinds, layouts, reject, summary)
         verdict = check_with_options(fn, tuple(args), v, shrinking.get("options", opts))
         _count(summary, verdict)
         if any(f.kind == FindingKind.TIMEOUT for f in verdict.all_findings()):

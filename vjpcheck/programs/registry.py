@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
 import numpy as np
+
+from .. import constraints
 from hypothesis import strategies as st
 
 BACKENDS = ("numpy", "torch", "jax")
@@ -102,22 +104,11 @@ def away_from(x: np.ndarray, points: Sequence[float] = (0.0,)) -> bool:
 
 def distinct(values: np.ndarray, axis: int = -1) -> bool:
     """Entries along ``axis`` pairwise at least MARGIN·scale apart (no ties)."""
-    if values.size == 0 or values.shape[axis] < 2:
-        return True
-    s = np.sort(np.real(values), axis=axis)
-    return bool(np.all(np.diff(s, axis=axis) > MARGIN * _scale(values)))
+    return constraints.distinct(values, MARGIN * _scale(values), axis)
 
 
-def _sym(a: np.ndarray) -> np.ndarray:
-    return (a + np.swapaxes(a, -1, -2).conj()) / 2
-
-
-def _cond_ok(a: np.ndarray, limit: float = 1e3) -> bool:
-    if a.size == 0:
-        return True
-    with np.errstate(all="ignore"):
-        c = np.linalg.cond(a)
-    return bool(np.all(np.isfinite(c)) and np.all(c < limit))
+_sym = constraints.hermitian_part
+_cond_ok = constraints.condition_below
 
 
 def _square(a: np.ndarray) -> bool:

@@ -37,7 +37,7 @@ from ..._engine.results import OracleResult
 from ..base import Oracle, OracleContext, OracleUnavailable
 from .columns import full_columns
 from .evaluate import build_evaluator
-from .noise import forward_noise_floor
+from .noise import forward_noise_floor, solver_noise
 from .probes import probe_directions
 from .stats import Problem
 
@@ -73,14 +73,8 @@ class FiniteDifferences(Oracle):
         evaluator = build_evaluator(case, ctx.options.reference, batch=ctx.options.fd_batch)
         notes = [] if evaluator.mode == "reference" else [evaluator.mode]
         result.wide = evaluator.mode == "reference"
-        x0 = [np.array(p, copy=True) for p in case.primals]
-        f0 = evaluator.base_value if evaluator.base_value is not None else evaluator(x0)
-        v_flat = np.concatenate([v.reshape(-1) for v in case.v if v is not None] or [np.zeros(0)])
-        v_flat = v_flat.astype(np.complex128 if np.iscomplexobj(v_flat) or evaluator.out_dtype == np.complex128 else np.float64)
-        weights = np.abs(v_flat)
-        if not np.all(np.isfinite(f0[weights > 0])):
-            raise OracleUnavailable("the function value is not finite where the cotangent is nonzero")
-        problem = Problem(evaluator, x0, f0, v_flat, weights, noise=ctx.options.solver_tol)
+        problem = _problem(case, evaluator, ctx.options.solver_tol)
+        result.noise_level = problem.noise
         if probe:
             probe_directions(problem, case, ctx, result, n_coords)
         else:
@@ -90,3 +84,24 @@ class FiniteDifferences(Oracle):
             notes.append(evaluator.fallback)
         result.message = "; ".join(n for n in notes + ([result.message] if result.message else []) if n)
         result.evaluations = evaluator.calls
+
+
+def _problem(case, evaluator, noise: float | None) -> Problem:
+    x0 = [np.array(p, copy=True) for p in case.primals]
+    f0 = evaluator.base_value if evaluator.base_value is not None else evaluator(x0)
+    v_flat = np.concatenate([v.reshape(-1) for v in case.v if v is not None] or [np.zeros(0)])
+    v_flat = v_flat.astype(np.complex128 if np.iscomplexobj(v_flat) or evaluator.out_dtype == np.complex128 else np.float64)
+    weights = np.abs(v_flat)
+    if not np.all(np.isfinite(f0[weights > 0])):
+        raise OracleUnavailable("the function value is not finite where the cotangent is nonzero")
+    return Problem(evaluator, x0, f0, v_flat, weights, noise=noise)
+
+
+def measured_noise(case, options) -> float:
+    """The function's own noise at the case's point (``noise.solver_noise``; 0 when its
+    values are as smooth as their rounding), in the precision finite differences use."""
+    with np.errstate(all="ignore"):
+        try:
+            return solver_noise(_problem(case, build_evaluator(case, options.reference, batch=options.fd_batch), None))
+        except OracleUnavailable:
+            return 0.0

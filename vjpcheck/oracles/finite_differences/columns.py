@@ -16,6 +16,8 @@ from .stats import (
     KINK,
     MIN_SCALE,
     NO_CONVERGENCE,
+    NOISY,
+    UNRESOLVED,
     OK,
     RETRIES,
     RETRIED,
@@ -43,7 +45,7 @@ def full_columns(problem: Problem, case, ctx: OracleContext, result: OracleResul
         ctx.nonsmooth = result.nonsmooth
         return
     base = np.abs(part)
-    h0 = problem.base_step * np.maximum(base, MIN_SCALE)
+    h0 = problem.base_step * np.maximum(base, problem.min_scale)
     keep_columns = D * m <= JACOBIAN_MAX_ENTRIES
     fields = ("g", "scale", "err", "gap1", "gap2", "noise2")
     out = {f: np.zeros(D) for f in fields}
@@ -104,6 +106,8 @@ def full_columns(problem: Problem, case, ctx: OracleContext, result: OracleResul
     status[np.isin(status, (KINK, JUMP)) & (out["gap2"] <= floor + out["noise2"])] = OK
     status[(status == NO_CONVERGENCE) & (errors <= CONVERGENCE * np.maximum(scales, floor * 1e6))] = OK
 
+    if problem.noise:  # errors of the noise's size compared with the whole gradient: no judgement
+        status[(status == OK) & (errors > UNRESOLVED * max(float(scales.max(initial=0.0)), problem.unit[1]))] = NOISY
     joint = joint_smoothness(problem, arg_of, index_of, comp_of, used, status, estimates, errors, scales, ctx)
     assemble(result, case, problem, arg_of, index_of, comp_of, status, estimates, errors, scales, joint)
     real = all(not np.iscomplexobj(p) for p in x0) and problem.f0.dtype != np.complex128
@@ -171,7 +175,7 @@ def assemble(result, case, problem, arg_of, index_of, comp_of, status, estimates
         scls.append(scales[sel].reshape(-1, parts).sum(axis=1).reshape(p.shape))
         masked = (st != OK).any(axis=1)
         masks.append(masked.reshape(p.shape))
-        required.append(np.isin(st, (OK, KINK)).all(axis=1).reshape(p.shape))
+        required.append(np.isin(st, (OK, KINK, NOISY)).all(axis=1).reshape(p.shape))  # noise: a derivative all the same
         jumps.append((st == JUMP).any(axis=1).reshape(p.shape))
         for k in np.flatnonzero(masked):
             if len(reasons) >= 8:

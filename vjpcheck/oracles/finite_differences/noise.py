@@ -15,6 +15,8 @@ rounding the backward carries where it is not.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from ..._engine.numeric import split_like
@@ -61,3 +63,63 @@ def _changes(problem: Problem) -> np.ndarray:
         stacked.append(p[None] * (1 + ULPS * eps * signs))
     F = as_numpy(problem.evaluator.many(stacked, problem.f0))
     return np.max(np.abs(F - problem.f0[None, :]), axis=0)  # FiniteDifferences.compute ignores FP warnings
+
+
+# ---- noise of a solver: the values' own irregularity at the finite-difference scale ----
+NOISE_POINTS = 9  # equally spaced points along one random direction, per span
+NOISE_ORDERS = (3, 4, 5, 6)  # difference orders where a smooth function's part is negligible
+#: the points span ±(this many base finite-difference steps): the step itself, and wider,
+#: where a solver that stops early near the point (few iterations for a small input) shows
+NOISE_SPANS = (1.0, 32.0)
+NOISE_FACTOR = 1e3  # noise this many times the rounding of the values: the function is noisy
+NOISE_SPREAD = 0.1  # median / largest third difference along the line: irregular everywhere
+NOISE_FLAT = 16.0  # largest / smallest normalised spread over the orders: the same level at each
+
+
+def solver_noise(problem: Problem) -> float:
+    """The absolute noise of the function's values at the base point, 0 when it is no more
+    than their rounding: Moré & Wild's ECnoise on one random direction. At equally spaced
+    points along it, the k-th differences of a smooth function vanish fast with k, while
+    those of noise σ keep a spread of σ·√C(2k, k). Where the normalised spreads of orders
+    3–6 are about equal (flat: not a smooth part falling with the order) and the third
+    differences are irregular all along the line (not one kink), their smallest, weighted
+    by |v|, is the level (the larger of two spans, see :data:`NOISE_SPANS`). An iterative solver stopped at a tolerance (a fixed point, a
+    bisection) makes values noisy at about that tolerance, and differences of them at
+    step h err by noise/h."""
+    from .stats import BASE_STEP, MIN_SCALE
+
+    if not problem.x0 or not np.any(problem.live):
+        return 0.0
+    rng = np.random.default_rng(0xEC0)
+    offsets = (np.arange(NOISE_POINTS) - (NOISE_POINTS - 1) / 2) / ((NOISE_POINTS - 1) / 2)  # −1 … 1
+    along = np.concatenate([offsets * span for span in NOISE_SPANS])
+    stacked = []
+    for p in problem.x0:
+        u = rng.standard_normal(p.shape) * np.maximum(np.abs(p), MIN_SCALE) * BASE_STEP
+        if np.iscomplexobj(p):
+            u = u + 1j * rng.standard_normal(p.shape) * np.maximum(np.abs(p), MIN_SCALE) * BASE_STEP
+        stacked.append(p[None] + along.reshape((-1,) + (1,) * p.ndim) * u[None])
+    F = as_numpy(problem.evaluator.many(stacked, problem.f0))
+    if not np.all(np.isfinite(F[:, problem.live])):
+        return 0.0
+    w = problem.weights
+    noise = 0.0
+    for block in np.split(F, len(NOISE_SPANS)):
+        levels, D = [], block
+        for order in range(1, max(NOISE_ORDERS) + 1):
+            D = np.diff(D, axis=0)
+            if order == min(NOISE_ORDERS):
+                # noise is irregular everywhere along the line; a kink or a jump in the span
+                # (relu at 0) makes a few large differences beside negligible ones: not noise
+                spread = np.median(np.abs(D), axis=0) >= NOISE_SPREAD * np.max(np.abs(D), axis=0)
+            if order in NOISE_ORDERS:
+                gamma = math.factorial(order) ** 2 / math.factorial(2 * order)
+                levels.append(np.sqrt(gamma * np.mean(np.abs(D) ** 2, axis=0)))
+        levels = np.array(levels)
+        # noise is flat across orders; a smooth part falls by the spacing at each order
+        flat = np.max(levels, axis=0) <= NOISE_FLAT * np.min(levels, axis=0)
+        noise = max(noise, float(np.sum(np.where(spread & flat, w * np.min(levels, axis=0), 0.0))))
+    rounding = float(np.sum(w * (problem.evaluator.unit[0] * np.max(np.abs(F), axis=0) + problem.evaluator.unit[1])))
+    if not noise > NOISE_FACTOR * rounding:
+        return 0.0
+    return noise / float(np.sum(w))

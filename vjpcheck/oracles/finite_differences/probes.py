@@ -10,7 +10,7 @@ from ..._engine.results import OracleResult, Projection
 from ..base import OracleContext, OracleUnavailable
 from .evaluate import BATCH_ELEMENTS
 from .smoothness import REASONS
-from .stats import MIN_SCALE, NO_CONVERGENCE, OK, PROBE_SALT, RETRIED, RETRIES, RETRY_FACTOR, SIGNS, STATUS_NAMES, Problem, chunk_stats
+from .stats import NO_CONVERGENCE, OK, PROBE_SALT, RETRIED, RETRIES, RETRY_FACTOR, SIGNS, STATUS_NAMES, Problem, chunk_stats
 
 def probe_directions(problem: Problem, case, ctx: OracleContext, result: OracleResult, n_coords: int) -> None:
     """⟨v, J u⟩ for ``ctx.options.probes`` random directions u (Richardson along u)."""
@@ -19,7 +19,7 @@ def probe_directions(problem: Problem, case, ctx: OracleContext, result: OracleR
     tangents = [[random_like(rng, p.shape, np.iscomplexobj(p)) for p in x0] for _ in range(ctx.options.probes)]
     size = sum(p.size for p in x0)
     rms = float(np.sqrt(sum(float(np.sum(np.abs(p) ** 2)) for p in x0) / max(size, 1)))
-    h0 = problem.base_step * max(rms, MIN_SCALE)
+    h0 = problem.base_step * max(rms, problem.min_scale)
     k = len(tangents)
     status = np.full(k, NO_CONVERGENCE)
     final_stats: list[dict | None] = [None] * k

@@ -12,6 +12,7 @@ REASONS = {
     "jump": "not Lipschitz (a jump like floor/sign, or an infinite slope like sqrt(|x|) at 0)",
     "no-convergence": "finite differences do not converge (non-smooth, or a derivative too small for any step to resolve)",
     "out-of-domain": "out of domain (the function is not finite within the step)",
+    "noisy": "not resolved: the function's noise (an iterative solver's tolerance) makes finite differences' error as large as the gradient",
 }
 
 

@@ -18,24 +18,29 @@ CONVERGENCE = 1e-3  # |D(h/2) − D(h)| above this fraction of the scale: not co
 JACOBIAN_MAX_ENTRIES = 100_000  # the matricised Jacobian is kept for reports up to this size
 PROBE_SALT = 2000  # probe directions are drawn independently of forward mode's tangents
 
-OK, KINK, JUMP, NO_CONVERGENCE, OUT_OF_DOMAIN = range(5)
+OK, KINK, JUMP, NO_CONVERGENCE, OUT_OF_DOMAIN, NOISY = range(6)
+#: with a noise level, a coordinate whose error estimate exceeds this fraction of the
+#: largest gradient term is not resolved: finite differences cannot judge it
+UNRESOLVED = 0.1
 FINAL = (OK, KINK, JUMP, OUT_OF_DOMAIN)  # statuses that a smaller step would not change
 #: statuses retried at smaller steps before they stand: a step that tracks |x| alone can
 #: straddle the curvature of a smooth function (logsumexp at |x| = 1e4: h ≈ 10) and read
 #: it as a kink, a jump, or a point out of the domain
 RETRIED = (KINK, JUMP, OUT_OF_DOMAIN, NO_CONVERGENCE)
-STATUS_NAMES = ("ok", "kink", "jump", "no-convergence", "out-of-domain")
+STATUS_NAMES = ("ok", "kink", "jump", "no-convergence", "out-of-domain", "noisy")
 SIGNS = (1.0, -1.0, 0.5, -0.5)
 
 
 class Problem:
     """The base point, its value and the cotangent: what every estimate is built on.
 
-    ``noise``: the relative accuracy of the function's values when it is worse than the
+    ``noise``: the accuracy of the function's values when it is worse than the
     evaluation's rounding (an iterative solver's tolerance): it replaces ε in the error
-    model (so that differences of noise are neither kinks nor derivative), and the base
-    step grows to ∛noise (relative), where the noise's error noise/h and the truncation
-    error of the extrapolated difference balance for a function of unit scale.
+    model (so that differences of noise are neither kinks nor derivative), as an absolute
+    floor too (solvers stop at a mixed tolerance: values near 0 are accurate to about
+    ``noise``, not ``noise·|f|``), and the base step grows to ∛noise·max(|x|, 1), where
+    the noise's error noise/h and the truncation error of the extrapolated difference
+    balance for a function of unit scale.
     """
 
     def __init__(self, evaluator: Evaluator, x0, f0, v_flat, weights, noise: float | None = None):
@@ -44,13 +49,15 @@ class Problem:
         self.weights = weights
         self.live = weights > 0
         self.all_live = bool(np.all(self.live))
-        self.unit = (max(evaluator.unit[0], noise or 0.0), evaluator.unit[1])
-        self.base_step = max(BASE_STEP, (noise or 0.0) ** (1 / 3))
+        self.noise = noise or 0.0
+        self.unit = (max(evaluator.unit[0], self.noise), evaluator.unit[1])
+        self.base_step = max(BASE_STEP, self.noise ** (1 / 3))
+        self.min_scale = 1.0 if self.noise else MIN_SCALE
         # Σ|v|·(ε·|f0| + tiny): the rounding every output brings into a difference (one that
         # does not move may still depend on x below its resolution), ε applied first: near
         # the dtype's largest values Σ|v|·|f0| overflows
         with np.errstate(over="ignore", invalid="ignore"):
-            self.rounding0_w = float(np.sum(np.where(self.live, weights * (self.unit[0] * np.abs(f0) + self.unit[1]), 0.0)))
+            self.rounding0_w = float(np.sum(np.where(self.live, weights * (self.unit[0] * np.abs(f0) + self.unit[1] + self.noise), 0.0)))
         self._constants: dict = {}
 
     def constants(self, like) -> dict:
