@@ -6,11 +6,13 @@ Public API::
     assert_vjp(fn, *args, v=None, **options) -> Verdict   # raises VJPMismatch
     verify(fn, *arg_specs, **options) -> Summary           # property-based, raises VJPMismatch
                                                            # (or LowCoverage: too few examples checked)
+    strategies                                             # Hypothesis strategies for arguments
+    maps                                                   # output maps for outputs defined up to a symmetry
 """
 
 from __future__ import annotations
 
-from . import strategies
+from . import maps, strategies
 from ._engine.check import VJPMismatch, assert_vjp, check_vjp
 from .oracles import ORACLE_NAMES
 from ._engine.verdict import Verdict
@@ -32,6 +34,7 @@ __all__ = [
     "assert_vjp",
     "verify",
     "strategies",
+    "maps",
     "VJPMismatch",
     "LowCoverage",
     "Verdict",

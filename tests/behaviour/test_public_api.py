@@ -17,6 +17,7 @@ PUBLIC = {
     "assert_vjp",
     "verify",
     "strategies",
+    "maps",
     "VJPMismatch",
     "LowCoverage",
     "Verdict",

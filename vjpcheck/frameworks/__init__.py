@@ -146,7 +146,8 @@ def infer_framework(fn: Callable) -> str | None:
     jit objects), else the first torch/jax object its code refers to (modules such as
     ``torch``/``jnp``, classes derived from ``torch.autograd.Function``, custom_vjp objects),
     else the one framework the libraries it calls import (``roma.procrustes`` → torch),
-    else the one framework installed; ``None`` when that leaves two."""
+    else the one framework its own module imports (``lambda r, v: r @ v`` in a test file
+    that imports torch), else the one framework installed; ``None`` when that leaves two."""
     found = _framework_of_object(fn)
     if found:
         return found
@@ -167,6 +168,10 @@ def infer_framework(fn: Callable) -> str | None:
     behind = set().union(*(_frameworks_behind(obj) for obj in referred)) if referred else set()
     if len(behind) == 1:
         return behind.pop()
+    if not behind:  # ``lambda r, v: r @ v``: the framework its own module imports
+        home = _frameworks_behind(target)
+        if len(home) == 1:
+            return home.pop()
     installed = available_backends()
     return installed[0] if len(installed) == 1 and not behind else None
 
