@@ -50,8 +50,8 @@ def test_bad_order_and_tolerances():
 
 
 def test_framework_needed_for_numpy_args():
-    with pytest.raises(ValueError, match="cannot tell the framework"):
-        vjpcheck.check_vjp(lambda x: x, np.zeros(2))
+    with pytest.raises(ValueError, match="cannot tell the framework"):  # defined where neither framework is imported
+        vjpcheck.check_vjp(eval("lambda x: x", {}), np.zeros(2))
     verdict = vjpcheck.check_vjp(torch.sin, np.linspace(0, 1, 3), framework="torch")
     assert verdict.status == "pass"
 

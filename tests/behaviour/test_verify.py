@@ -91,8 +91,9 @@ def test_minimal_case_is_small():
 def test_summary_and_validation():
     summary = vjpcheck.verify(pt.SinRight.apply, tensor("n"), max_examples=10, seed=1)
     assert summary.examples >= 10 and "pass" in str(summary)
-    with pytest.raises(ValueError, match="framework"):
-        vjpcheck.verify(lambda x: x, tensor("n"))
+    with pytest.raises(ValueError, match="framework"):  # a function defined where neither framework is imported
+        vjpcheck.verify(eval("lambda x: x", {}), tensor("n"))
+    assert vjpcheck.verify(lambda x: x * 2, tensor("n"), max_examples=5).framework == "torch"  # this module imports torch only
     with pytest.raises(ValueError, match="one spec per argument"):
         vjpcheck.verify(pt.SinRight.apply)
     with pytest.raises(ValueError, match="unknown name"):
