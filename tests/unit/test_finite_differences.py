@@ -177,3 +177,19 @@ def test_batched_values_are_validated_against_the_plain_call():
     out = evaluator.many([np.array([[0.1, 0.2], [0.3, 0.4]])], np.sin(np.array([0.1, 0.2])))
     np.testing.assert_allclose(out, np.sin([[0.1, 0.2], [0.3, 0.4]]))
     assert not evaluator.batched and "something else at the base point" in evaluator.fallback
+
+
+def test_a_coordinate_whose_every_step_failed_is_never_read_as_a_zero_derivative():
+    """At the smallest normal number beside a kink at 0 (an entropy clamped at 1e-30, on a
+    simplex face), the steps that straddle the kink are retried down to |x|'s own scale,
+    which is subnormal: no step was usable, so the coordinate is non-smooth, not 0."""
+    import torch
+
+    import vjpcheck
+
+    entropy = lambda p: -(p * torch.log(p.clamp(min=1e-30))).sum(-1)  # noqa: E731
+    p = torch.tensor([[1.0, 2.2250738585072014e-308]], dtype=torch.float64)
+    verdict = vjpcheck.check_vjp(entropy, p, v=torch.tensor([0.125], dtype=torch.float64))
+    fd = next(o for o in verdict.oracles if o.name == "finite_differences")
+    assert verdict.status == "skipped", verdict.explain()
+    assert fd.nonsmooth[0].tolist() == [[False, True]]

@@ -480,7 +480,7 @@ def rerun_for_noise(runs: list[tuple[Oracle, Case]], results: list[OracleResult]
     if not noise:
         return ""
     allowed = min(MEASURED_NOISE_SAFETY * noise, 0.5)
-    results[at] = oracle.run(fd_case, OracleContext(options=dataclasses.replace(ctx.options, solver_tol=allowed)))
+    results[at] = oracle.run(fd_case, OracleContext(options=ctx.options, measured_noise=allowed))
     return (
         f"finite_differences: the function's values are noisy here (about {noise:.2g}, measured: an iterative "
         f"solver's tolerance?); they were run again with steps and error bounds for noise {allowed:.2g} "

@@ -31,6 +31,7 @@ class OracleContext:
     options: CheckOptions = DEFAULTS
     projections: int = 2  # forward-mode tangents per forward oracle
     nonsmooth: list[np.ndarray] | None = None  # set by finite differences
+    measured_noise: float | None = None  # the forward's noise, measured (finite differences' re-run)
 
     def rng(self, salt: int) -> np.random.Generator:
         return np.random.default_rng([self.options.seed, salt])

@@ -73,7 +73,8 @@ class FiniteDifferences(Oracle):
         evaluator = build_evaluator(case, ctx.options.reference, batch=ctx.options.fd_batch)
         notes = [] if evaluator.mode == "reference" else [evaluator.mode]
         result.wide = evaluator.mode == "reference"
-        problem = _problem(case, evaluator, ctx.options.solver_tol)
+        declared = ctx.options.solver_tol
+        problem = _problem(case, evaluator, declared or ctx.measured_noise, absolute=declared is not None)
         result.noise_level = problem.noise
         if probe:
             probe_directions(problem, case, ctx, result, n_coords)
@@ -86,7 +87,7 @@ class FiniteDifferences(Oracle):
         result.evaluations = evaluator.calls
 
 
-def _problem(case, evaluator, noise: float | None) -> Problem:
+def _problem(case, evaluator, noise: float | None, absolute: bool = False) -> Problem:
     x0 = [np.array(p, copy=True) for p in case.primals]
     f0 = evaluator.base_value if evaluator.base_value is not None else evaluator(x0)
     v_flat = np.concatenate([v.reshape(-1) for v in case.v if v is not None] or [np.zeros(0)])
@@ -94,7 +95,7 @@ def _problem(case, evaluator, noise: float | None) -> Problem:
     weights = np.abs(v_flat)
     if not np.all(np.isfinite(f0[weights > 0])):
         raise OracleUnavailable("the function value is not finite where the cotangent is nonzero")
-    return Problem(evaluator, x0, f0, v_flat, weights, noise=noise)
+    return Problem(evaluator, x0, f0, v_flat, weights, noise=noise, absolute_steps=absolute)
 
 
 def measured_noise(case, options) -> float:

@@ -104,7 +104,9 @@ def full_columns(problem: Problem, case, ctx: OracleContext, result: OracleResul
     # significance floor: tiny gaps far below every gradient entry are rounding, not kinks
     floor = 1e-12 * scales.max()
     status[np.isin(status, (KINK, JUMP)) & (out["gap2"] <= floor + out["noise2"])] = OK
-    status[(status == NO_CONVERGENCE) & (errors <= CONVERGENCE * np.maximum(scales, floor * 1e6))] = OK
+    # (a coordinate whose last step was unusable, subnormal beside a tiny |x|, was never
+    # evaluated: its zero error is no estimate)
+    status[(status == NO_CONVERGENCE) & (used > 0) & (errors <= CONVERGENCE * np.maximum(scales, floor * 1e6))] = OK
 
     if problem.noise:  # errors of the noise's size compared with the whole gradient: no judgement
         status[(status == OK) & (errors > UNRESOLVED * max(float(scales.max(initial=0.0)), problem.unit[1]))] = NOISY

@@ -40,10 +40,11 @@ class Problem:
     floor too (solvers stop at a mixed tolerance: values near 0 are accurate to about
     ``noise``, not ``noise·|f|``), and the base step grows to ∛noise·max(|x|, 1), where
     the noise's error noise/h and the truncation error of the extrapolated difference
-    balance for a function of unit scale.
+    balance for a function of unit scale (``absolute_steps``: a declared tolerance; a
+    measured noise keeps steps relative to |x|).
     """
 
-    def __init__(self, evaluator: Evaluator, x0, f0, v_flat, weights, noise: float | None = None):
+    def __init__(self, evaluator: Evaluator, x0, f0, v_flat, weights, noise: float | None = None, absolute_steps: bool = False):
         self.evaluator, self.x0, self.f0 = evaluator, x0, f0
         self.v_conj = np.conj(v_flat)
         self.weights = weights
@@ -52,7 +53,9 @@ class Problem:
         self.noise = noise or 0.0
         self.unit = (max(evaluator.unit[0], self.noise), evaluator.unit[1])
         self.base_step = max(BASE_STEP, self.noise ** (1 / 3))
-        self.min_scale = 1.0 if self.noise else MIN_SCALE
+        # a declared solver tolerance is absolute near 0: steps of ∛noise there too; a
+        # measured noise keeps steps relative to |x| (a step past 0 would leave log's domain)
+        self.min_scale = 1.0 if self.noise and absolute_steps else MIN_SCALE
         # Σ|v|·(ε·|f0| + tiny): the rounding every output brings into a difference (one that
         # does not move may still depend on x below its resolution), ε applied first: near
         # the dtype's largest values Σ|v|·|f0| overflows
