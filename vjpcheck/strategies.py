@@ -486,7 +486,6 @@ def _cotangent(draw, shape: tuple, dtype: str, kinds: tuple[str, ...], layouts: 
 # shrinks as usual and the constrained value follows. Options are tensor()'s (dtype, layouts,
 # device, framework, min_side, max_side, domain); the values are exactly representable in the
 # drawn dtype, so the constraint holds to that dtype's precision.
-_REAL = ("real", "real+half", "float64", "float32", "float16", "bfloat16")
 
 
 #: constrained values are drawn from ordinary magnitudes: the dtype's danger points (1e154,

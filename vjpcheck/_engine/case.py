@@ -149,7 +149,6 @@ def build_case(
     constant = _second_call(fn, name, backend, args, infos, wrt_t, output_values, out_infos)
     out_diff, notes = _declared_nondifferentiable(name, backend, out_diff, constant)
     cotangents = _resolve_cotangents(v, name, backend, out_infos, out_diff, single, seed)
-    output_scale = max((float(np.max(np.abs(y), initial=0.0)) for y, d in zip(output_values, out_diff) if d), default=0.0)
     return Case(
         fn=fn,
         name=name,
@@ -166,10 +165,16 @@ def build_case(
         # always read back: a float32 cotangent holds rounded values, not the float64 draw
         v=[backend.to_numpy(c) if c is not None else None for c in cotangents],
         output_values=output_values,
-        output_scale=output_scale if np.isfinite(output_scale) else 0.0,
+        output_scale=output_scale(output_values, out_diff),
         seed=int(seed),
         notes=notes,
     )
+
+
+def output_scale(values: Sequence[np.ndarray], differentiable: Sequence[bool]) -> float:
+    """max |y| over the differentiable outputs (0 when that is not finite)."""
+    scale = max((float(np.max(np.abs(y), initial=0.0)) for y, d in zip(values, differentiable) if d), default=0.0)
+    return scale if np.isfinite(scale) else 0.0
 
 
 def resolve_backend(fn: Callable, args: tuple, framework: str | None) -> Backend:

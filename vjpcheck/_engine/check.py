@@ -514,7 +514,7 @@ def _unresolved_noise(results: list[OracleResult]) -> str:
     """Why a check that finite differences could not resolve through the function's noise
     is inconclusive ("" when noise left nothing unresolved)."""
     fd = next((r for r in results if r.name == "finite_differences" and r.ok), None)
-    if fd is None or not fd.noise_level or not any("not resolved" in reason for reason in fd.nonsmooth_reasons):
+    if fd is None or not fd.unresolved:
         return ""
     return (
         f"the function's values are noisy (allowed for: {fd.noise_level:.2g}) and finite differences "

@@ -13,9 +13,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, Callable
 
-import numpy as np
-
-from .case import Case, ForwardError, function_name
+from .case import Case, ForwardError, function_name, output_scale
 
 
 class Mapped:
@@ -68,6 +66,5 @@ def gradient_of_case(case: Case, reference: Callable) -> Case:
             f"(shape and dtype per output: {want}), got {got}"
         )
     ref_case.output_values = [backend.to_numpy(o) for o in outputs]
-    scale = max((float(np.max(np.abs(y), initial=0.0)) for y, d in zip(ref_case.output_values, case.output_differentiable) if d), default=0.0)
-    ref_case.output_scale = scale if np.isfinite(scale) else 0.0
+    ref_case.output_scale = output_scale(ref_case.output_values, case.output_differentiable)
     return ref_case

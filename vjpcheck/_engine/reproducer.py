@@ -95,8 +95,10 @@ def lambda_definition(fn: Any, alias: str, depth: int = 0) -> tuple[list[str], s
     node_text = _lambda_text(code) if code is not None else None
     if node_text is None or depth > 3:
         return None
+    from ..frameworks import closure_values
+
     lines: list[str] = []
-    free = dict(zip(code.co_freevars, (c.cell_contents for c in (fn.__closure__ or ()) if _cell_filled(c))))
+    free = closure_values(fn)
     if len(free) != len(code.co_freevars):
         return None
     names = {n: fn.__globals__[n] for n in _global_names(code) if n in fn.__globals__} | free
@@ -106,14 +108,6 @@ def lambda_definition(fn: Any, alias: str, depth: int = 0) -> tuple[list[str], s
             return None
         lines += [line for line in definition if line not in lines]
     return lines + [f"{alias} = {node_text}"], alias
-
-
-def _cell_filled(cell) -> bool:
-    try:
-        cell.cell_contents
-    except ValueError:
-        return False
-    return True
 
 
 def _global_names(code) -> list[str]:

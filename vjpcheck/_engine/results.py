@@ -129,6 +129,7 @@ class OracleResult:
     # floor between analytic oracles (finite_differences.noise)
     noise_floor: list[np.ndarray] | None = None
     noise_level: float = 0.0  # finite differences: the forward's noise they allowed for (solver_tol or measured)
+    unresolved: int = 0  # finite differences: entries that noise left unresolved (masked)
     nonsmooth_reasons: list[str] = field(default_factory=list)
     projections: list[Projection] = field(default_factory=list)
     jacobian: np.ndarray | None = None  # matricised (m × n) Jacobian, small cases only

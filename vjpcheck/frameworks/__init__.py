@@ -156,8 +156,7 @@ def infer_framework(fn: Callable) -> str | None:
     if code is None:
         return None
     globals_ = getattr(target, "__globals__", {})
-    cells = target.__closure__ or ()
-    closure = {name: cell.cell_contents for name, cell in zip(code.co_freevars, cells) if _has_contents(cell)}
+    closure = closure_values(target)
     referred = [closure.get(name, globals_.get(name)) for name in list(code.co_names) + list(code.co_freevars)]
     referred = [obj for obj in referred if obj is not None]
     for obj in referred:
@@ -209,9 +208,15 @@ def _frameworks_behind(obj: Any) -> set[str]:
     return found
 
 
-def _has_contents(cell) -> bool:
-    try:
-        cell.cell_contents
-    except ValueError:
-        return False
-    return True
+def closure_values(fn: Callable) -> dict[str, Any]:
+    """The values of ``fn``'s closure by free-variable name (cells not yet filled left out)."""
+    code = getattr(fn, "__code__", None)
+    if code is None:
+        return {}
+    values = {}
+    for name, cell in zip(code.co_freevars, getattr(fn, "__closure__", None) or ()):
+        try:
+            values[name] = cell.cell_contents
+        except ValueError:  # an empty cell: a name assigned after the function was made
+            pass
+    return values

@@ -191,4 +191,5 @@ def assemble(result, case, problem, arg_of, index_of, comp_of, status, estimates
     result.grads, result.error, result.scale, result.nonsmooth = grads, errs, scls, masks
     result.finite_required = required
     result.jumps = jumps
+    result.unresolved = int(np.sum(status == NOISY))
     result.nonsmooth_reasons = reasons
