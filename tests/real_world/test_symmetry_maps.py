@@ -25,7 +25,10 @@ def top_eigenvector_wrong_sign(q, eigenvalues):
 
 
 def test_the_top_eigenvector_passes_through_its_outer_product():
-    summary = vjpcheck.verify(top_eigenvector, orthogonal("n>=1, n"), distinct("n"), output_map=maps.outer)
+    # seed pinned: an eigenvector entry that is exactly 0 in exact arithmetic (Q with a zero
+    # entry) leaves rounding-level derivatives (1e-17) that the tolerance model holds to 1e-23,
+    # a known false alarm (issue 14's closing note) that unseeded runs meet now and then
+    summary = vjpcheck.verify(top_eigenvector, orthogonal("n>=1, n"), distinct("n"), output_map=maps.outer, seed=0)
     assert summary.counts["pass"] >= 0.9 * summary.examples, summary
 
 
@@ -60,3 +63,20 @@ def test_maps_work_on_jax_arrays_too():
     a = np.random.default_rng(0).standard_normal((3, 3))
     verdict = vjpcheck.check_vjp(eigenvectors, a, framework="jax", output_map=lambda v: maps.outer(v, axis=-2))
     assert verdict.status == "pass", verdict.explain()
+
+
+@pytest.mark.xfail(strict=True, reason="known false alarm: rounding-level derivatives of an eigenvector entry that is 0 in exact arithmetic are held to 1e-23")
+def test_an_eigenvector_entry_that_is_exactly_zero_is_not_a_mismatch():
+    """Found by an unseeded run: Q's first row starts with 0, so the top eigenvector's first
+    entry is 0 and its outer product's derivative there is rounding (6.4e-17 both ways)."""
+    q = torch.tensor(
+        [[-0.0, 0.5000374967190847, -0.8660037539612119],
+         [0.014140721622265262, -0.8659171665737078, -0.4999875004687254],
+         [0.9999000149975004, 0.012245918008602086, 0.007070891041799143]],
+        dtype=torch.float64,
+    )  # fmt: skip
+    eigenvalues = torch.tensor([0.2, -1.0, -0.9], dtype=torch.float64)
+    v = torch.zeros(3, 3, dtype=torch.float64)
+    v[0, 0] = 1.0
+    verdict = vjpcheck.check_vjp(top_eigenvector, q, eigenvalues, v=v, output_map=maps.outer)
+    assert verdict.status != "mismatch", verdict.explain()
