@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 import vjpcheck
+from vjpcheck.strategies import tensor
 
 TORCH_KINKED = {
     "relu": torch.relu,
@@ -161,3 +162,43 @@ def test_a_smooth_function_at_large_values_is_not_a_kink():
     # a real kink stays a kink at every step
     relu = vjpcheck.check_vjp(torch.relu, torch.tensor([0.0, 1.0], dtype=torch.float64))
     assert relu.status == "skipped" and "arg0[0]" in relu.reasons[0]
+
+
+class GateNaNAtZero(torch.autograd.Function):
+    """y = x[1:]·[x[0] > 0]: a jump along x[0] at 0, where the backward returns NaN for
+    every entry by design (as kornia's null space does at X = 0)."""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return x[1:] * (x[0] > 0)
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        if x[0] == 0:
+            return torch.full_like(x, float("nan"))
+        return torch.cat([torch.zeros(1, dtype=x.dtype), g * (x[0] > 0)])
+
+
+def test_a_jump_along_one_entry_excludes_every_entry_jointly():
+    """Issue 14, item 7: at a jump the function is not continuous, so no entry of vᵀJ is
+    defined; judged one coordinate at a time, x[1:] (slope 0 along their own axes) were
+    held to be finite and this was a mismatch with a non-finite finding."""
+    verdict = vjpcheck.check_vjp(GateNaNAtZero.apply, torch.tensor([0.0, 1.0, 2.0], dtype=torch.float64))
+    assert verdict.status == "skipped" and not verdict.findings, verdict.explain()
+    assert "jumps at this point (along arg0[0])" in verdict.reasons[0]
+    away = vjpcheck.check_vjp(GateNaNAtZero.apply, torch.tensor([0.5, 1.0, 2.0], dtype=torch.float64))
+    assert away.status == "pass", away.explain()
+
+
+def test_a_wrong_rule_beside_a_jump_is_still_caught_where_the_function_is_continuous():
+    class GateWrong(GateNaNAtZero):
+        @staticmethod
+        def backward(ctx, g):
+            (x,) = ctx.saved_tensors
+            return torch.cat([torch.zeros(1, dtype=x.dtype), 2 * g * (x[0] > 0)])
+
+    with pytest.raises(vjpcheck.VJPMismatch) as found:
+        vjpcheck.verify(GateWrong.apply, tensor("n>=2"))
+    assert found.value.verdict.case["args"][0]["values"][0] != 0

@@ -49,7 +49,7 @@ def test_verify_counts_inconclusive_examples_apart():
 
 def test_a_function_returning_no_array_is_a_finding_not_an_exception():
     x = torch.linspace(-1, 1, 3, dtype=torch.float64)
-    for fn in (lambda t: None, lambda t: {"y": t.sin()}, lambda t: float(t.sum())):
+    for fn in (lambda t: None, lambda t: {"y": 3}, lambda t: float(t.sum()), lambda t: (t.sin(), "done")):
         verdict = vjpcheck.check_vjp(fn, x, framework="torch")
         assert verdict.status == "error"
         assert [f.kind for f in verdict.findings] == ["forward-error"] and "outputs must be torch arrays" in verdict.findings[0].message
@@ -458,3 +458,36 @@ def test_no_numpy_warning_reaches_the_user_at_overflow_or_nan():
         with pytest.raises(vjpcheck.VJPMismatch):
             vjpcheck.verify(planted_torch.ExpSquaringBackward.apply, tensor("n", dtype="float64"), framework="torch", max_examples=200, seed=0)
     assert big.status in ("pass", "skipped", "inconclusive") and nan.status == "mismatch", (big.explain(), nan.explain())
+
+
+def test_an_explicit_jacobian_crashing_on_an_empty_output_is_unavailable_in_the_default_set():
+    """The default set has no torch.autograd.grad: the limitation of an auxiliary route is
+    judged against whichever primary route of the same rule ran (torch.backward); it was an
+    `error` of the function."""
+    w, b = torch.zeros(0, 1, dtype=torch.float64), torch.tensor([0.4], dtype=torch.float64)
+    verdict = vjpcheck.check_vjp(lambda w, b: (w * 2, b.tanh()), w, b)
+    assert verdict.status == "pass", verdict.explain()
+    jacobian = next(o for o in verdict.oracles if o.name == "torch.jacobian")
+    assert jacobian.status == "unavailable" and "torch.backward ran the same rule" in jacobian.message
+
+
+def test_an_overflow_inside_a_correct_rule_near_the_largest_value_is_no_mismatch():
+    """vᵀJ = 5e307 (beyond a quarter of float64's largest): a rule whose terms overflow on
+    the way gives inf there. That is an overflow, not a wrong value: neither a non-finite
+    finding nor a mismatch (the comparison counted it as a mismatch)."""
+
+    class SquaredScale(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            ctx.save_for_backward(x)
+            return x * 1e154
+
+        @staticmethod
+        def backward(ctx, g):
+            (x,) = ctx.saved_tensors
+            return (g * 1e308) * 1e-154  # the product overflows before it is scaled back
+
+    x = torch.tensor([1.0, 2.0], dtype=torch.float64)
+    verdict = vjpcheck.check_vjp(SquaredScale.apply, x, v=torch.tensor([5.0e153, 1e-3], dtype=torch.float64))
+    assert verdict.status != "mismatch", verdict.explain()
+    assert "non-finite" not in verdict.finding_kinds()

@@ -148,7 +148,7 @@ def test_shrink_attempts_run_only_the_failures_oracles_and_the_minimal_case_meet
 
     seen = []
     check = sweep.check_with_options
-    monkeypatch.setattr(sweep, "check_with_options", lambda fn, args, v, opts: seen.append(opts.oracles) or check(fn, args, v, opts))
+    monkeypatch.setattr(sweep, "check_with_options", lambda fn, args, v, opts, kwargs=None: seen.append(opts.oracles) or check(fn, args, v, opts, kwargs))
     with pytest.raises(vjpcheck.VJPMismatch) as failure:
         vjpcheck.verify(pt.SinWrongScale.apply, tensor("n", dtype="float64", min_side=2), seed=0, max_examples=20)
     reduced = [o for o in seen if o is not None]

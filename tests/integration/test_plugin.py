@@ -214,3 +214,55 @@ def test_accepted(vjp):
     assert any(r["test"].endswith("test_everywhere") and r["status"] == "skipped" for r in report["records"])
     junit = ET.parse(pytester.path / "report.junit.xml").getroot()
     assert int(junit.get("failures") or junit.find("testsuite").get("failures")) >= 1
+
+
+def test_a_pytree_failure_names_its_leaves_in_every_report(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch):
+    """Issue 14, item 8: a wrong rule behind dict parameters and a keyword, found through the
+    fixture: the JSON record, the HTML page and the JUnit failure name the leaves."""
+    fresh_session(monkeypatch)
+    pytester.makepyfile(
+        test_tree="""
+import torch
+from vjpcheck.strategies import tensor
+
+
+class Doubled(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x):
+        return x.sin()
+
+    @staticmethod
+    def backward(ctx, g):
+        raise NotImplementedError
+
+
+class SinTwiceTooSteep(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return x.sin()
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        return 2 * g * x.cos()
+
+
+def model(params, x, *, bias):
+    return {"y": SinTwiceTooSteep.apply(params["w"]) * x + bias}
+
+
+def test_model(vjp):
+    vjp.verify(model, {"w": tensor("n", dtype="float64")}, tensor("n", dtype="float64"), kwargs={"bias": tensor("n", dtype="float64")}, seed=0, max_examples=20)
+"""
+    )
+    result = run(pytester, "--vjpcheck-report", "report.html")
+    result.assert_outcomes(failed=1)
+    assert "arg0['w'][0]: PyTorch's reverse mode of model" in result.stdout.str()
+    report = json.loads((pytester.path / "report.json").read_text())
+    failing = [r for r in report["records"] if r["status"] == "mismatch"]
+    assert failing and [a["name"] for a in failing[-1]["detail"]["case"]["args"]] == ["arg0['w']", "arg1", "bias"]
+    html = (pytester.path / "report.html").read_text()
+    assert "arg0[&#39;w&#39;]" in html and "bias" in html
+    junit = ET.parse(pytester.path / "report.junit.xml").getroot()
+    assert "arg0['w']" in ET.tostring(junit, encoding="unicode")

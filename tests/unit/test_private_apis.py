@@ -49,3 +49,13 @@ def test_hypothesis_reads_the_per_function_digest():
     plain = function_digest(inner)
     inner._hypothesis_internal_add_digest = b"vjpcheck:f"
     assert function_digest(inner) != plain
+
+
+def test_torch_pytree_flattens_with_paths_and_unflattens():
+    """``torch.utils._pytree``: how pytree arguments of PyTorch functions are flattened
+    (``tree_flatten_with_path``, ``keystr``) and rebuilt (``tree_unflatten``)."""
+    backend = backend_named("torch")
+    leaves, structure = backend.tree_flatten({"w": torch.ones(1), "rest": (torch.zeros(2), 3)})
+    assert [name for name, _ in leaves] == ["['rest'][0]", "['rest'][1]", "['w']"] or [name for name, _ in leaves] == ["['w']", "['rest'][0]", "['rest'][1]"]
+    rebuilt = backend.tree_unflatten(structure, [leaf for _, leaf in leaves])
+    assert set(rebuilt) == {"w", "rest"} and rebuilt["rest"][1] == 3

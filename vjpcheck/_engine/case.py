@@ -9,7 +9,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from ..frameworks import ArrayInfo, Backend, backend_named, detect_backend
-from ..frameworks.base import flatten_outputs
+from ..frameworks.base import flatten_outputs, is_single_output, named_outputs
 from .numeric import is_complex_dtype, is_differentiable_dtype, random_like, rounding_unit
 from .results import REPORT_MAX_ENTRIES, array_to_json
 
@@ -29,6 +29,7 @@ class NonDeterministic(ForwardError):
 
 def function_name(fn: Any) -> str:
     """A readable name: ``module.qualname`` or the class of an ``autograd.Function.apply``."""
+    fn = getattr(fn, "unstructured", fn)  # called with pytrees and keywords: the user's function
     owner = getattr(fn, "__self__", None)
     if isinstance(owner, type):
         return f"{owner.__module__}.{owner.__qualname__}.{getattr(fn, '__name__', 'apply')}"
@@ -63,11 +64,19 @@ class Case:
     seed: int = 0
     notes: list[str] = field(default_factory=list)  # what the verdict should say about the case
     order: int = 1  # 2: the case is the VJP map of a first-order case
+    arg_names: list[str] = field(default_factory=list)  # as the call reads: arg0, arg1['w'], args[0]
+    output_names: list[str] = field(default_factory=list)  # out, out[1], out['loss'], out.value
 
     # ---- views used by oracles -------------------------------------------------------
     @property
     def framework(self) -> str:
         return self.backend.name
+
+    def arg_name(self, i: int) -> str:
+        return self.arg_names[i] if i < len(self.arg_names) else f"arg{i}"
+
+    def output_name(self, k: int) -> str:
+        return self.output_names[k] if k < len(self.output_names) else f"output {k}"
 
     @property
     def primals(self) -> list[np.ndarray]:
@@ -122,6 +131,7 @@ def build_case(
     wrt: Sequence[int] | int | None = None,
     framework: str | None = None,
     seed: int = 0,
+    arg_names: Sequence[str] | None = None,
 ) -> Case:
     """Validate the arguments, run the forward once and fix the cotangent.
 
@@ -133,18 +143,20 @@ def build_case(
     if not isinstance(seed, (int, np.integer)):
         raise TypeError(f"seed must be an int, got {type(seed).__name__}")
     backend = resolve_backend(fn, args, framework)
+    names = list(arg_names) if arg_names is not None else [f"arg{i}" for i in range(len(args))]
     for i, a in enumerate(args):  # before any work: a clear TypeError naming the argument
         reason = backend.unsupported_input(a) if backend.is_array(a) else None
         if reason:
-            raise TypeError(f"args[{i}]: {reason}")
+            raise TypeError(f"{names[i] if arg_names is not None else f'args[{i}]'}: {reason}")
     args = tuple(_adopt(backend, a) for a in args)
     infos = [backend.info(a) if backend.is_array(a) else None for a in args]
     values = [backend.to_numpy(a) if info is not None else None for a, info in zip(args, infos)]
     wrt_t = _resolve_wrt(wrt, args, infos, backend)
     name = function_name(fn)
     raw = _forward_once(fn, name, backend, args, infos)
-    leaves, single = flatten_outputs(raw), not isinstance(raw, (tuple, list))
-    out_infos, out_diff, output_values = _describe_outputs(name, backend, leaves)
+    named = named_outputs(raw)
+    leaves, single, output_names = [leaf for _, leaf in named], is_single_output(raw), [n for n, _ in named]
+    out_infos, out_diff, output_values = _describe_outputs(name, backend, leaves, output_names)
     del raw, leaves  # read into output_values: free before the second call allocates its own
     constant = _second_call(fn, name, backend, args, infos, wrt_t, output_values, out_infos)
     out_diff, notes = _declared_nondifferentiable(name, backend, out_diff, constant)
@@ -168,6 +180,8 @@ def build_case(
         output_scale=output_scale(output_values, out_diff),
         seed=int(seed),
         notes=notes,
+        arg_names=names,
+        output_names=output_names,
     )
 
 
@@ -296,12 +310,12 @@ def _declared_nondifferentiable(name: str, backend: Backend, out_diff: list[bool
     return [d and not c for d, c in zip(out_diff, constant)], [note]
 
 
-def _describe_outputs(name: str, backend: Backend, leaves: list) -> tuple[list[ArrayInfo], list[bool], list[np.ndarray]]:
+def _describe_outputs(name: str, backend: Backend, leaves: list, names: list[str]) -> tuple[list[ArrayInfo], list[bool], list[np.ndarray]]:
     for k, leaf in enumerate(leaves):
         if not backend.is_array(leaf):
             raise ForwardError(  # a problem of the function, not of the call: a finding
-                f"{name} returned {type(leaf).__name__} as output {k}; outputs must be "
-                f"{backend.name} arrays or tuples of them"
+                f"{name} returned {type(leaf).__name__} as {names[k]} (output {k}); outputs must be "
+                f"{backend.name} arrays or structures of them (tuples, lists, dicts, dataclasses)"
             )
     infos = [backend.info(o) for o in leaves]
     differentiable = [is_differentiable_dtype(i.dtype) for i in infos]
@@ -319,9 +333,12 @@ def _resolve_cotangents(v: Any, name: str, backend: Backend, out_infos: list, ou
             backend.from_numpy(random_like(rng, i.shape, is_complex_dtype(i.dtype)), i.dtype, i.device) if d else None
             for i, d in zip(out_infos, out_diff)
         ]
-    given = [v] if (single or not isinstance(v, (tuple, list))) else list(v)
-    if single and isinstance(v, (tuple, list)) and len(v) == 1:
-        given = list(v)
+    if single:
+        given = list(v) if isinstance(v, (tuple, list)) and len(v) == 1 else [v]
+    elif isinstance(v, (tuple, list)) and len(v) == len(out_infos):
+        given = list(v)  # one per output leaf (None for integer outputs)
+    else:  # shaped like the output: a dict, a dataclass, nested tuples
+        given = flatten_outputs(v)
     if len(given) != len(out_infos):
         raise ValueError(f"v has {len(given)} cotangent(s) but {name} returns {len(out_infos)} output(s)")
     cotangents = []
@@ -354,7 +371,7 @@ def describe_case(case: Case) -> dict:
     """JSON-ready description: every argument, output and cotangent, with values."""
     args = []
     for i, (a, info, values) in enumerate(zip(case.args, case.arg_infos, case.arg_values)):
-        entry = {"index": i, "differentiated": i in case.wrt}
+        entry = {"index": i, "name": case.arg_name(i), "differentiated": i in case.wrt}
         if info is None:
             entry.update({"description": f"{type(a).__name__} {a!r}"[:120], "value": repr(a)[:200]})
         else:
@@ -376,7 +393,7 @@ def describe_case(case: Case) -> dict:
         "framework": case.framework,
         "wrt": list(case.wrt),
         "args": args,
-        "outputs": [dict(o.to_dict(), differentiable=d) for o, d in zip(case.output_infos, case.output_differentiable)],
+        "outputs": [dict(o.to_dict(), name=case.output_name(k), differentiable=d) for k, (o, d) in enumerate(zip(case.output_infos, case.output_differentiable))],
         "cotangents": cots,
         "seed": case.seed,
     }

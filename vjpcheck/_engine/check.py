@@ -18,6 +18,7 @@ from ..oracles import ALL, Oracle, OracleContext, default_oracles, make_oracles
 from .audit import caller_unchanged
 from .case import Case, ForwardError, build_case, describe_case, function_name, resolve_backend
 from .declared import GRADIENT_OF, gradient_of_case, mapped, unmapped
+from .structure import check_kwargs, flatten_call, needs_structure, restructured, unstructured
 from .options import DEFAULTS, CheckOptions
 from .probe import probe_statement
 from .recording import announce
@@ -75,6 +76,8 @@ def check_vjp(
     fn: Callable,
     *args: Any,
     v: Any = None,
+    kwargs: dict[str, Any] | None = None,
+    static: Sequence[int | str] | int | str | None = DEFAULTS.static,
     wrt: Sequence[int] | int | None = DEFAULTS.wrt,
     oracles: Sequence[str] | str | None = DEFAULTS.oracles,
     order: int = DEFAULTS.order,
@@ -98,12 +101,20 @@ def check_vjp(
     """Check that every available way of computing vᵀJ for ``fn(*args)`` agrees.
 
     Args:
-        fn: a PyTorch or JAX callable returning an array or a tuple of arrays.
-        *args: its arguments. Floating-point/complex arrays are differentiated (or those
-            named by ``wrt``); integer/bool arrays and Python values pass through untouched.
-        v: the cotangent, shaped like the output (a tuple for tuple outputs). Its memory
-            layout is kept. Default: standard normal values drawn with ``seed``.
-        wrt: indices of the arguments to differentiate.
+        fn: a PyTorch or JAX callable returning an array or a structure of arrays
+            (tuples, lists, named tuples, dicts, dataclasses).
+        *args: its arguments, arrays or pytrees of them (the framework's registry:
+            tuples, lists, dicts, named tuples, registered dataclasses, equinox modules).
+            Floating-point/complex array leaves are differentiated (or those named by
+            ``wrt``); integer/bool arrays and other values pass through untouched.
+        v: the cotangent, shaped like the output (a tuple for tuple outputs, one entry per
+            output leaf). Its memory layout is kept. Default: standard normal values drawn
+            with ``seed``.
+        kwargs: keyword arguments of ``fn``, pytrees like ``args``.
+        static: positions (ints) and keywords (strs) passed through as they are, never
+            flattened nor differentiated (a config object, a constant array).
+        wrt: the arguments to differentiate: positions in ``args`` (and, with ``kwargs``,
+            keywords); every floating leaf of a pytree argument.
         oracles: names from :data:`vjpcheck.ORACLE_NAMES`, or ``"all"`` for every method
             that applies. Default: finite differences, the framework's reverse pass, forward
             mode, and the explicit Jacobian while the output has at most 16 entries (each
@@ -160,9 +171,9 @@ def check_vjp(
         wrt=wrt, oracles=oracles, order=order, twin=twin, primal=primal, reference=reference,
         framework=framework, seed=seed, rtol=rtol, atol=atol, fd_max_coords=fd_max_coords,
         jacobian_max_rows=jacobian_max_rows, mode=mode, probes=probes, fd_batch=fd_batch, timeout=timeout,
-        output_map=output_map, gradient_of=gradient_of, solver_tol=solver_tol,
+        output_map=output_map, gradient_of=gradient_of, solver_tol=solver_tol, static=static,
     )
-    verdict = check_with_options(fn, args, v, opts)
+    verdict = check_with_options(fn, args, v, opts, check_kwargs(kwargs))
     announce("check", verdict)
     return verdict
 
@@ -176,7 +187,7 @@ def assert_vjp(fn: Callable, *args: Any, **options: Any) -> Verdict:
     return verdict
 
 
-def check_with_options(fn: Callable, args: tuple, v: Any, opts: CheckOptions) -> Verdict:
+def check_with_options(fn: Callable, args: tuple, v: Any, opts: CheckOptions, kwargs: dict | None = None) -> Verdict:
     """The pipeline behind :func:`check_vjp`, on validated options, within its time limit."""
     start = time.perf_counter()
     limit = timeouts.effective(opts.timeout)
@@ -184,7 +195,7 @@ def check_with_options(fn: Callable, args: tuple, v: Any, opts: CheckOptions) ->
     built: dict = {}  # the case, once built: a timeout verdict still describes it
     try:
         with timeouts.time_limit(limit):
-            return _check(fn, args, v, opts, start, built)
+            return _check(fn, args, v, opts, start, built, kwargs)
     except timeouts.CheckTimeout as exc:
         timed_out = _timeout_verdict(fn, args, opts, exc, start, built.get("case"))
         first = built.get("first order")
@@ -210,19 +221,18 @@ def _timeout_verdict(fn: Callable, args: tuple, opts: CheckOptions, exc: timeout
     )
 
 
-def _check(fn: Callable, args: tuple, v: Any, opts: CheckOptions, start: float, built: dict) -> Verdict:
+def _check(fn: Callable, args: tuple, v: Any, opts: CheckOptions, start: float, built: dict, kwargs: dict | None = None) -> Verdict:
+    options = opts.reproducer_options()
     try:
-        framework = opts.framework
-        if opts.output_map is not None and framework is None:  # told from fn itself, not the composition
-            framework = resolve_backend(fn, args, None).name
-        case = build_case(mapped(fn, opts.output_map), args, v=v, wrt=opts.wrt, framework=framework, seed=opts.seed)
+        backend = resolve_backend(fn, args + tuple((kwargs or {}).values()), opts.framework)  # told from fn itself, not a composition
+        fn, args, wrt, names, opts = _flatten_call(fn, args, kwargs, opts, backend)
+        case = build_case(mapped(fn, opts.output_map), args, v=v, wrt=wrt, framework=backend.name, seed=opts.seed, arg_names=names)
         built["case"] = case
         plan = select_oracles(case, opts)
     except ForwardError as exc:
         return _forward_error(fn, args, opts, exc, start)
     case_seconds = time.perf_counter() - start
     verdict = check_case(case, plan, OracleContext(options=opts))
-    options = opts.reproducer_options()
     written = dataclasses.replace(case, fn=unmapped(case.fn))  # the map is written as output_map=
     verdict.reproducer = lambda: build_reproducer(written, *options)  # built when first read
     verdict.timings = {"case": case_seconds, **verdict.timings}
@@ -236,6 +246,20 @@ def _check(fn: Callable, args: tuple, v: Any, opts: CheckOptions, start: float, 
         )
     verdict.seconds = time.perf_counter() - start
     return verdict
+
+
+def _flatten_call(fn: Callable, args: tuple, kwargs: dict | None, opts: CheckOptions, backend) -> tuple:
+    """(function, arguments, wrt, argument names, options) as the engine takes them: a
+    call with pytrees, keywords or static arguments becomes a function of its array leaves,
+    and the options' functions (twin, primal, reference, gradient_of) are called the same
+    way. A call of plain arrays is left as it is."""
+    if not needs_structure(backend, args, kwargs, opts.static):
+        return fn, args, opts.wrt, None, opts
+    flat, leaves, wrt = flatten_call(fn, args, kwargs, opts.static, opts.wrt, backend)
+    called = {k: flat.with_function(getattr(opts, k)) for k in ("twin", "reference", "gradient_of") if getattr(opts, k) is not None}
+    if callable(opts.primal):
+        called["primal"] = flat.with_function(opts.primal)
+    return flat, leaves, wrt, flat.leaf_names, dataclasses.replace(opts, **called)
 
 
 # ---- which oracles -------------------------------------------------------------------
@@ -270,7 +294,8 @@ def select_oracles(case: Case, opts: CheckOptions) -> OraclePlan:
         plan.declared = gradient_of_case(case, declared)
         plan.oracles.append(PrimalAD(case.framework, declared, GRADIENT_OF))
     else:
-        primal_fn = case.backend.primal_of(unmapped(case.fn)) if opts.primal == "auto" else opts.primal
+        user_fn = unmapped(case.fn)
+        primal_fn = restructured(user_fn, case.backend.primal_of(unstructured(user_fn))) if opts.primal == "auto" else opts.primal
         if primal_fn is not None:
             plan.oracles.append(PrimalAD(case.framework, mapped(primal_fn, opts.output_map)))
     from ..oracles.finite_differences import uses_probes
@@ -399,19 +424,19 @@ def run_oracles(runs: list[tuple[Oracle, Case]], case: Case, ctx: OracleContext)
         findings += result.findings + caller_unchanged(case, result.name)
         if result.message and result.ok:
             notes.append(f"{result.name}: {result.message}")
-    findings = _auxiliary_crashes_unavailable(runs, results, findings, case.backend.builtin_vjp_oracle)
+    findings = _auxiliary_crashes_unavailable(runs, results, findings)
     return results, findings, notes
 
 
-def _auxiliary_crashes_unavailable(runs, results: list[OracleResult], findings: list[Finding], primary: str) -> list[Finding]:
-    """An auxiliary route (explicit Jacobian, torch.func) that crashed while the primary
-    route through the same rule ran is a limitation of the method, not of the function:
-    ``unavailable`` with its reason, and no finding."""
-    if not any(r.name == primary and r.ok for r in results):
-        return findings
+def _auxiliary_crashes_unavailable(runs, results: list[OracleResult], findings: list[Finding]) -> list[Finding]:
+    """An auxiliary route (explicit Jacobian, torch.func) that crashed while a primary
+    route through the same rule (``torch.backward``, ``jax.vjp``) ran is a limitation of the
+    method, not of the function: ``unavailable`` with its reason, and no finding."""
+    primaries = {oracle.rule: result.name for (oracle, _), result in zip(runs, results) if not oracle.auxiliary and result.ok}
     dropped = set()
     for (oracle, _), result in zip(runs, results):
-        if oracle.auxiliary and result.status == "error" and all(f.kind == "oracle-error" for f in result.findings):
+        primary = primaries.get(oracle.rule)
+        if primary and oracle.auxiliary and result.status == "error" and all(f.kind == "oracle-error" for f in result.findings):
             result.status = "unavailable"
             result.message = f"{result.message[:200]} (a limitation of this method; {primary} ran the same rule)"
             dropped.add(result.name)

@@ -24,8 +24,8 @@ class Mapped:
         self.__name__ = self.__qualname__ = f"{_short(output_map)}∘{_short(fn)}"
         self.__module__ = getattr(fn, "__module__", None) or __name__
 
-    def __call__(self, *args: Any) -> Any:
-        return self.output_map(self.unmapped(*args))
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.output_map(self.unmapped(*args, **kwargs))
 
 
 def _short(fn: Callable) -> str:

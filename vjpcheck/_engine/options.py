@@ -44,9 +44,11 @@ class CheckOptions:
     output_map: Callable | None = None  # check g(fn(x)) for an invariant g of fn's symmetry
     gradient_of: Callable | None = None  # fn's backward is declared to be this function's VJP
     solver_tol: float | None = None  # relative accuracy of fn's values (an iterative solver's tolerance)
+    static: Sequence[int | str] | int | str | None = None  # arguments passed through as they are
 
     def __post_init__(self) -> None:
-        # wrt: its positions are checked against the arguments (and named as given) by build_case
+        # wrt, static: their positions and keywords are checked against the arguments (and
+        # named as given) by build_case / structure.flatten_call
         if self.oracles is not None and self.oracles != ALL_ORACLES:  # names are checked against the framework by make_oracles
             if isinstance(self.oracles, str) or not isinstance(self.oracles, Sequence):
                 raise TypeError(f"oracles must be \"all\" or a list of names from vjpcheck.ORACLE_NAMES, got {self.oracles!r}")

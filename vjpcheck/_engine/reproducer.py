@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import hashlib
 import importlib
 import inspect
@@ -18,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from .case import Case
+from .structure import Structured, unstructured
 
 
 def function_reference(fn: Any, alias: str | None = None) -> tuple[list[str], str | None]:
@@ -272,7 +274,8 @@ def build_reproducer(case: Case, options: dict, callables: dict | None = None) -
     or option with no literal form) gets a placeholder and a comment, and the script stops
     with a message naming what to supply just before the check.
     """
-    fn_lines, fn_expr = function_reference(case.fn)
+    structured = case.fn if isinstance(case.fn, Structured) else None
+    fn_lines, fn_expr = function_reference(unstructured(case.fn))
     lines = [comment(f"vjpcheck reproducer for {case.name}"), "import base64", "import numpy as np", "import vjpcheck"]
     lines += case.backend.reproducer_imports(case.arg_infos)
     lines += [line for line in fn_lines if not (line.startswith(("import ", "from ")) and line in lines)]
@@ -282,13 +285,14 @@ def build_reproducer(case: Case, options: dict, callables: dict | None = None) -
         fn_expr, missing = "fn", ["fn"]
     arg_exprs = []
     for i, (a, info) in enumerate(zip(case.args, case.arg_infos)):
+        variable = f"leaf{i}" if structured is not None else f"arg{i}"  # a pytree's leaves are put back below
         text = array_literal(case, case.arg_values[i], info) if info is not None else safe_literal(a)
         if text is None:
-            lines.append(comment(f"arg{i}: a {type(a).__module__}.{type(a).__qualname__} that has no literal form: supply it here"))
+            lines.append(comment(f"{case.arg_name(i)}: a {type(a).__module__}.{type(a).__qualname__} that has no literal form: supply it here"))
             text = "NotImplemented"
-            missing.append(f"arg{i}")
-        lines.append(f"arg{i} = {text}")
-        arg_exprs.append(f"arg{i}")
+            missing.append(variable)
+        lines.append(f"{variable} = {text}" + ("  " + comment(case.arg_name(i)) if structured is not None else ""))
+        arg_exprs.append(variable)
     cots = []
     for k, (c, info) in enumerate(zip(case.cotangents, case.cotangent_infos)):
         if c is None:
@@ -297,7 +301,12 @@ def build_reproducer(case: Case, options: dict, callables: dict | None = None) -
         lines.append(f"v{k} = " + array_literal(case, case.v[k], info))
         cots.append(f"v{k}")
     v_expr = cots[0] if case.single_output else "(" + ", ".join(cots) + ("," if len(cots) == 1 else "") + ")"
-    opts = ""
+    opts, wrt = "", safe_literal(tuple(case.wrt))
+    if structured is not None:  # the call as the user wrote it: pytrees, keywords, static arguments
+        arg_exprs, keywords = _structured_call(structured, arg_exprs, lines, missing)
+        if keywords:
+            opts += ", kwargs={" + ", ".join(f"{k!r}: {e}" for k, e in keywords) + "}"
+        wrt = safe_literal(structured.wrt)  # static= is among the options
     for k, value in options.items():
         text = safe_literal(value)
         if text is None or not _is_identifier(k):
@@ -317,10 +326,71 @@ def build_reproducer(case: Case, options: dict, callables: dict | None = None) -
         lines.append(f"if any(x is NotImplemented for x in ({names},)):")
         lines.append(f'    raise SystemExit("vjpcheck reproducer: supply {names} above (see the comments), then run it again")')
     lines.append(
-        f"verdict = vjpcheck.check_vjp({fn_expr}, {', '.join(arg_exprs)}, v={v_expr}, wrt={safe_literal(tuple(case.wrt))}, seed={int(case.seed)}{opts})"
+        f"verdict = vjpcheck.check_vjp({fn_expr}, {', '.join(arg_exprs)}, v={v_expr}, wrt={wrt}, seed={int(case.seed)}{opts})"
     )
     lines.append("print(verdict)")
     return "\n".join(lines)
+
+
+class _Code(str):
+    """An expression already written (a leaf's variable) inside a rebuilt structure."""
+
+
+def _structured_call(structured: Structured, leaf_exprs: list[str], lines: list[str], missing: list[str]) -> tuple[list[str], list[tuple[str, str]]]:
+    """(positional expressions, (keyword, expression) pairs) of the user's call, each
+    argument's structure written around its leaves' variables; a structure or static value
+    with no literal form gets a placeholder variable, named in ``missing``."""
+    positional: dict[int, str] = {}
+    keywords: list[tuple[str, str]] = []
+    at = 0
+    entries = []
+    for slot in structured.slots:
+        template = slot.rebuild(structured.backend, [_Code(e) for e in leaf_exprs[at : at + slot.size]])
+        at += slot.size
+        entries.append((slot.key, _structure_literal(template, lines)))
+    entries += [(key, _Code(safe_literal(value)) if safe_literal(value) is not None else None) for key, value in structured.static.items()]
+    for key, text in entries:
+        name = f"arg{key}" if isinstance(key, int) else f"kw_{key}"
+        if text is None:
+            lines.append(comment(f"{name}: a structure or value with no literal form: supply it here"))
+            lines.append(f"{name} = NotImplemented")
+            missing.append(name)
+            text = name
+        if isinstance(key, int):
+            positional[key] = text
+        else:
+            keywords.append((key, text))
+    return [positional[i] for i in range(len(positional))], keywords
+
+
+def _structure_literal(node: Any, lines: list[str]) -> str | None:
+    """``node`` (a rebuilt structure whose leaves are :class:`_Code`) as an expression:
+    tuples, lists, dicts and literals directly, named tuples and dataclasses by their
+    importable class; ``None`` when a part has no such form."""
+    if isinstance(node, _Code):
+        return str(node)
+    if type(node) in (tuple, list):
+        parts = [_structure_literal(x, lines) for x in node]
+        if any(p is None for p in parts):
+            return None
+        inner = ", ".join(parts) + ("," if type(node) is tuple and len(parts) == 1 else "")
+        return f"[{inner}]" if type(node) is list else f"({inner})"
+    if type(node) is dict:
+        items = [(safe_literal(k), _structure_literal(v, lines)) for k, v in node.items()]
+        return None if any(k is None or v is None for k, v in items) else "{" + ", ".join(f"{k}: {v}" for k, v in items) + "}"
+    fields = None
+    if isinstance(node, tuple) and hasattr(type(node), "_fields"):  # a named tuple
+        fields = [(f, getattr(node, f)) for f in type(node)._fields]
+    elif dataclasses.is_dataclass(node) and not isinstance(node, type):
+        fields = [(f.name, getattr(node, f.name)) for f in dataclasses.fields(node) if f.init]
+    if fields is None:
+        return safe_literal(node)
+    class_lines, class_expr = function_reference(type(node))
+    parts = [(f, _structure_literal(v, lines)) for f, v in fields]
+    if class_expr is None or any(p is None or not _is_identifier(f) for f, p in parts):
+        return None
+    lines += [line for line in class_lines if line not in lines]
+    return f"{class_expr}(" + ", ".join(f"{f}={p}" for f, p in parts) + ")"
 
 
 #: where failing checks write their reproducers (environment variable to change it)

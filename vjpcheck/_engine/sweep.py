@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 
 from .check import VJPMismatch, check_with_options
 from .declared import mapped
+from .structure import check_kwargs, flatten_call, needs_structure
 from ..frameworks import detect_backend
 from .case import function_name
 from .numeric import is_differentiable_dtype
@@ -131,6 +132,7 @@ class Summary:
 def verify(
     fn: Callable,
     *arg_specs: Any,
+    kwargs: dict[str, Any] | None = None,
     framework: str | None = None,
     max_examples: int | None = None,
     seed: int | None = None,
@@ -151,7 +153,11 @@ def verify(
     Args:
         fn: a PyTorch or JAX callable (``autograd.Function.apply``, ``custom_vjp``, …).
         *arg_specs: one per argument: a :mod:`vjpcheck.strategies` strategy
-            (``tensor(...)``, ``index(...)``), any Hypothesis strategy, or a constant.
+            (``tensor(...)``, ``index(...)``), any Hypothesis strategy, a constant, or
+            a tuple / list / dict of those (a pytree argument; a strategy may also draw
+            a whole pytree, e.g. a ``@st.composite`` drawing arguments that must agree).
+        kwargs: keyword arguments of ``fn``, each a spec like ``arg_specs``; ``static=``
+            (a ``check_vjp`` option) names arguments passed through undifferentiated.
         framework: ``"torch"``/``"jax"``; inferred from ``fn`` when omitted.
         max_examples: default 100 (profile ``vjpcheck-dev``); 50, derandomized, when the
             ``CI`` environment variable is set (profile ``vjpcheck-ci``).
@@ -187,14 +193,15 @@ def verify(
     reject = _exception_types(reject)
     opts = _options(framework, wrt, oracles, order, primal, check_options)
     devices = _check_devices(devices)
-    strategies = [s if isinstance(s, st.SearchStrategy) else st.just(s) for s in arg_specs]
+    strategies = [as_strategy(s) for s in arg_specs]
+    keyword_strategy = as_strategy(check_kwargs(kwargs))
     summary = Summary(function=function_name(fn), framework=framework)
     property_ = _run_settings(hypothesis_settings, max_examples)(
-        _property(fn, strategies, opts, summary, devices, cotangent_kinds, cotangent_layouts, reject)
+        _property(fn, strategies, keyword_strategy, opts, summary, devices, cotangent_kinds, cotangent_layouts, reject)
     )
     # one example-database entry per function. Private Hypothesis API (its own stateful
     # testing uses it the same way); tests/unit/test_private_apis.py fails loudly if it goes.
-    property_._hypothesis_internal_add_digest = hashlib.sha256(repr((summary.function, framework, order, [repr(s) for s in strategies])).encode()).digest()
+    property_._hypothesis_internal_add_digest = hashlib.sha256(repr((summary.function, framework, order, [repr(s) for s in strategies], repr(keyword_strategy))).encode()).digest()
     runner = hypothesis_seed(seed)(property_) if seed is not None else property_
     start = time.perf_counter()
     try:
@@ -206,9 +213,9 @@ def verify(
         raise failure from None
     except VJPMismatch as found:
         verdict = found.verdict
-        args, v, reduced = getattr(found, "replay", (None, None, False))
+        args, keywords, v, reduced = getattr(found, "replay", (None, None, None, False))
         if reduced:  # shrunk with the oracles of the failure: the minimal case meets them all
-            full = check_with_options(fn, args, v, opts)
+            full = check_with_options(fn, args, v, opts, keywords)
             if is_failing(full.overall_status):
                 verdict = full
         summary.seconds = time.perf_counter() - start
@@ -286,17 +293,49 @@ def _exception_types(reject) -> tuple[type[BaseException], ...]:
     return types_
 
 
-def _property(fn, strategies, opts: CheckOptions, summary: Summary, devices, kinds, layouts, reject: tuple = ()) -> Callable:
+def as_strategy(spec: Any) -> st.SearchStrategy:
+    """A spec as a strategy: strategies as they are; tuples, lists and dicts holding
+    strategies as the strategy of that structure; anything else a constant."""
+    if isinstance(spec, st.SearchStrategy):
+        return spec
+    if type(spec) in (tuple, list) and any(_holds_strategy(s) for s in spec):
+        drawn = st.tuples(*[as_strategy(s) for s in spec])
+        return drawn if type(spec) is tuple else drawn.map(list)
+    if type(spec) is dict and any(_holds_strategy(s) for s in spec.values()):
+        return st.fixed_dictionaries({k: as_strategy(s) for k, s in spec.items()})
+    return st.just(spec)
+
+
+def _holds_strategy(spec: Any) -> bool:
+    if isinstance(spec, st.SearchStrategy):
+        return True
+    if type(spec) in (tuple, list):
+        return any(_holds_strategy(s) for s in spec)
+    return type(spec) is dict and any(_holds_strategy(s) for s in spec.values())
+
+
+def _materialise(value: Any, framework: str, device: str | None) -> Any:
+    """Drawn arrays as arrays of ``framework``, also inside pytrees (tuples, dicts,
+    registered dataclasses: ``st.builds(Params, tensor(...), ...)``)."""
+    if isinstance(value, DrawnArray):
+        if device is not None and value.device != device:
+            value = dataclasses.replace(value, device=device)
+        return value.to(framework)
+    if isinstance(value, (str, bytes, int, float, complex, type(None))):
+        return value
+    from ..frameworks import backend_named
+
+    backend = backend_named(framework)
+    leaves, structure = backend.tree_flatten(value)
+    if not any(isinstance(leaf, DrawnArray) for _, leaf in leaves):
+        return value
+    return backend.tree_unflatten(structure, [_materialise(leaf, framework, device) for _, leaf in leaves])
+
+
+def _property(fn, strategies, keyword_strategy, opts: CheckOptions, summary: Summary, devices, kinds, layouts, reject: tuple = ()) -> Callable:
     """The Hypothesis test: draw arguments (one device for all), a cotangent per output,
     check, count; a failing verdict raises so that Hypothesis shrinks it."""
     framework = opts.framework
-
-    def materialise(value, device):
-        if isinstance(value, DrawnArray):
-            if device is not None and value.device != device:
-                value = dataclasses.replace(value, device=device)
-            return value.to(framework)
-        return value
 
     shrinking: dict = {}  # from the first failure on: the options its shrink attempts use
     checked = mapped(fn, opts.output_map)  # the cotangent is drawn for what is checked: g(fn(x))
@@ -304,17 +343,19 @@ def _property(fn, strategies, opts: CheckOptions, summary: Summary, devices, kin
     @given(data=st.data())
     def property_(data):
         drawn = data.draw(st.tuples(*strategies), label="args")
+        drawn_keywords = data.draw(keyword_strategy, label="kwargs")
         device = data.draw(st.sampled_from(devices), label="device") if devices else None
-        args = [materialise(d, device) for d in drawn]
-        v = _draw_cotangent(data, checked, args, framework, kinds, layouts, reject, summary)
-        verdict = check_with_options(fn, tuple(args), v, shrinking.get("options", opts))
+        args = tuple(_materialise(d, framework, device) for d in drawn)
+        keywords = _materialise(drawn_keywords, framework, device)
+        v = _draw_cotangent(data, checked, args, keywords, opts.static, framework, kinds, layouts, reject, summary)
+        verdict = check_with_options(fn, args, v, shrinking.get("options", opts), keywords)
         _count(summary, verdict)
         if any(f.kind == FindingKind.TIMEOUT for f in verdict.all_findings()):
             raise _TimedOut(verdict)  # not shrunk: every attempt could take the whole limit
         if is_failing(verdict.overall_status):
             shrinking.setdefault("options", shrink_options(opts, verdict))
             failure = VJPMismatch(verdict)
-            failure.replay = (tuple(args), v, shrinking["options"] is not opts)
+            failure.replay = (args, keywords, v, shrinking["options"] is not opts)
             raise failure
 
     return property_
@@ -368,12 +409,17 @@ def _count(summary: Summary, verdict) -> None:
             summary.reason_status[reason_key(reason)] = str(status)
 
 
-def _draw_cotangent(data, fn, args, framework, kinds, layouts, reject: tuple = (), summary: Summary | None = None):
+def _draw_cotangent(data, fn, args, keywords, static, framework, kinds, layouts, reject: tuple = (), summary: Summary | None = None):
     """Run the forward once for the output structure, then draw one cotangent per output.
     A forward raising one of ``reject`` rejects the example (Hypothesis' ``reject``)."""
     from ..frameworks import backend_named
 
     backend = backend_named(framework)
+    if needs_structure(backend, args, keywords, static):  # a function of the array leaves, as check_vjp sees it
+        try:
+            fn, args, _ = flatten_call(fn, args, keywords, static, None, backend)
+        except (TypeError, ValueError):
+            return None  # check_vjp raises it with the argument's name
     infos = [backend.info(a) if backend.is_array(a) else None for a in args]
     try:
         with backend.precision(infos):

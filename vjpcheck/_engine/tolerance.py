@@ -106,6 +106,7 @@ def compare_vectors(
         mask = _excluded(a, ea.shape, expected, got, reference)
         findings += _nonfinite(a, ea, ga, mask, expected, got, case, reference)
         mask = mask | ~np.isfinite(tol)  # an unbounded error estimate judges nothing
+        mask = mask | _overflowed(a, ea, ga, case, reference)  # a true overflow is not a wrong value either
         ratio, diff = _error_ratio(ea, ga, tol, mask)
         worst_ratio = max(worst_ratio, float(np.max(ratio, initial=0.0)))
         # a report draws maps up to REPORT_MAX_ENTRIES: a larger one is not kept (a 1e7-entry
@@ -130,7 +131,7 @@ def compare_vectors(
         w = comparison.worst[0]
         digits = distinct_digits([w.got, w.expected])  # "got 0.173752, expected 0.173752" shows nothing
         comparison.message = (
-            f"{got.name} vs {expected.name}: arg{w.arg}{list(w.index)} got {_fmt(w.got, digits)}, expected "
+            f"{got.name} vs {expected.name}: {case.arg_name(w.arg)}{list(w.index)} got {_fmt(w.got, digits)}, expected "
             f"{_fmt(w.expected, digits)} (abs err {w.abs_error:.3g} > tol {w.tolerance:.3g})"
         )
         findings.append(Finding(kind="mismatch", oracle=got.name, message=comparison.message))
@@ -215,22 +216,30 @@ def _nonfinite(a, ea, ga, mask, expected, got, case, reference) -> list[Finding]
     required = ~mask
     if reference is not None and reference.finite_required is not None:
         required = required | reference.finite_required[a]
-    bad = np.isfinite(ea) & ~np.isfinite(ga) & required
-    if np.any(bad):  # an entry whose true size may pass the dtype's largest value overflows
-        with np.errstate(over="ignore"):
-            size = np.abs(ea)
-            if reference is not None and reference.scale is not None:
-                size = np.maximum(size, reference.scale[a])
-        bad &= ~_may_overflow(case, size)
+    bad = np.isfinite(ea) & ~np.isfinite(ga) & required & ~_overflowed(a, ea, ga, case, reference)
     if not np.any(bad):
         return []
     idx = format_index(ea.shape, int(np.flatnonzero(bad)[0]))
     message = (
         f"{got.name}: {int(bad.sum())} non-finite gradient entr(y/ies) for argument "
-        f"{case.wrt[a]} where {expected.name} is finite, first at {list(idx)} "
+        f"{case.arg_name(case.wrt[a])} where {expected.name} is finite, first at {list(idx)} "
         f"(got {ga[idx]}, expected {ea[idx]})"
     )
     return [Finding(kind="non-finite", oracle=got.name, message=message, details={"arg": case.wrt[a], "index": list(idx)})]
+
+
+def _overflowed(a, ea, ga, case: Case, reference) -> np.ndarray:
+    """Entries that one result has finite and the other not, whose true size (or that of
+    the terms summed into them) may pass the dtype's largest value: overflow, either way."""
+    finite_e, finite_g = np.isfinite(ea), np.isfinite(ga)
+    candidates = finite_e != finite_g
+    if not np.any(candidates):
+        return candidates
+    with np.errstate(over="ignore", invalid="ignore"):
+        size = np.abs(np.where(finite_e, ea, ga))
+        if reference is not None and reference.scale is not None:
+            size = np.maximum(size, reference.scale[a])
+    return candidates & _may_overflow(case, size)
 
 
 def _may_overflow(case: Case, size):

@@ -21,6 +21,11 @@ def reason_key(reason: str) -> str:
     return re.sub(r"\d+", "N", reason.split(":")[0].split(",")[0])
 
 
+def argument_label(described: dict) -> str:
+    """A described argument's name as the call reads (``arg0``, ``arg1['w']``, ``args[0]``)."""
+    return described.get("name") or f"arg{described.get('index')}"
+
+
 def _short(text: str, width: int) -> str:
     """``text`` on one line, cut at a word boundary with " …" when longer than ``width``."""
     return textwrap.shorten(" ".join(str(text).split()), width=width, placeholder=" …") or str(text)[:width]
@@ -159,12 +164,15 @@ class Verdict:
         args = self.case.get("args", [])
         for a in args[:6] if brief else args:
             mark = " (differentiated)" if a.get("differentiated") else ""
-            lines.append(f"  arg{a['index']}: {_short(a['description'], 160)}{mark}")
+            lines.append(f"  {argument_label(a)}: {_short(a['description'], 160)}{mark}")
         if brief and len(args) > 6:
             lines.append(f"  … and {len(args) - 6} more arguments")
+        outputs = self.case.get("outputs", [])
         for k, c in enumerate(self.case.get("cotangents", [])):
             if c:
-                lines.append(f"  v[{k}]: {_short(c['description'], 160)}")
+                name = outputs[k].get("name") if k < len(outputs) else None
+                of = f" (for {name})" if name and name != "out" and not name.startswith("out[") else ""
+                lines.append(f"  v[{k}]{of}: {_short(c['description'], 160)}")
         errors = [f for f in self.findings if f.kind in ERROR_FINDINGS]
         if errors:
             lines.append("  findings:")
@@ -205,6 +213,13 @@ class Verdict:
 
         return write_reproducer(self.function, self.reproducer)
 
+    def argument_name(self, index: int) -> str:
+        """The name of argument ``index`` as the call reads (``arg0``, ``arg1['w']``)."""
+        for a in self.case.get("args", []):
+            if a.get("index") == index:
+                return argument_label(a)
+        return f"arg{index}"
+
     def _value_lines(self, story, values: list[Finding], brief: bool) -> list[str]:
         lines = []
         if story is not None and story.entries:
@@ -212,7 +227,7 @@ class Verdict:
             for e, party_values in story.entries:
                 digits = distinct_digits([v for _, v in party_values])
                 said = "; ".join(f"{p.role} {number(v, digits)}" for p, v in party_values)
-                lines.append(f"    arg{e.arg}{list(e.index)}: {said} (|error| {e.abs_error:.3g} > tolerance {e.tolerance:.3g})")
+                lines.append(f"    {self.argument_name(e.arg)}{list(e.index)}: {said} (|error| {e.abs_error:.3g} > tolerance {e.tolerance:.3g})")
         lines += [f"  [{f.kind}] {_short(f.message, 300)}" for f in values if f.kind != "mismatch"]
         lines += [f"  [mismatch] {_short(f.message, 300)}" for f in values if f.kind == "mismatch" and f.oracle and f.oracle.startswith("twin")]
         if story is not None:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import numpy as np
 
@@ -37,11 +38,52 @@ class ArrayInfo:
         }
 
 
+def _is_container(obj: Any) -> bool:
+    return isinstance(obj, (tuple, list, dict)) or (dataclasses.is_dataclass(obj) and not isinstance(obj, type))
+
+
+def _output_leaves(out: Any, path: str) -> Iterator[tuple[str, Any]]:
+    if isinstance(out, tuple) and hasattr(type(out), "_fields"):  # a named tuple: by field
+        for name, o in zip(type(out)._fields, out):
+            yield from _output_leaves(o, f"{path}.{name}")
+    elif isinstance(out, (tuple, list)):
+        for k, o in enumerate(out):
+            yield from _output_leaves(o, f"{path}[{k}]")
+    elif isinstance(out, dict):
+        for key in _sorted_keys(out):  # JAX's order, whatever order the dict was built in
+            yield from _output_leaves(out[key], f"{path}[{key!r}]")
+    elif dataclasses.is_dataclass(out) and not isinstance(out, type):
+        for f in dataclasses.fields(out):
+            if f.metadata.get("static"):  # equinox's static fields are not leaves
+                continue
+            yield from _output_leaves(getattr(out, f.name), f"{path}.{f.name}")
+    elif out is not None or not path:  # None inside a structure is an empty subtree
+        yield path, out
+
+
+def _sorted_keys(d: dict) -> list:
+    try:
+        return sorted(d)
+    except TypeError:  # keys of mixed types
+        return sorted(d, key=repr)
+
+
+def named_outputs(out: Any) -> list[tuple[str, Any]]:
+    """A function's output as (name, leaf) pairs: tuples, lists (named tuples too), dicts
+    (by sorted key) and dataclasses (equinox modules too) are flattened, ``None`` inside
+    them is an empty subtree; names read like the code (``out[1]``, ``out['loss']``,
+    ``out.value``), ``out`` for a single array."""
+    return [(f"out{path}", leaf) for path, leaf in _output_leaves(out, "")]
+
+
 def flatten_outputs(out: Any) -> list:
-    """A function's output as a list of leaves: nested tuples and lists are flattened."""
-    if isinstance(out, (tuple, list)):
-        return [leaf for o in out for leaf in flatten_outputs(o)]
-    return [out]
+    """A function's output as a list of leaves (see :func:`named_outputs`)."""
+    return [leaf for _, leaf in _output_leaves(out, "")]
+
+
+def is_single_output(out: Any) -> bool:
+    """Whether ``out`` is one array rather than a structure of them."""
+    return not _is_container(out)
 
 
 class Backend:
@@ -112,6 +154,18 @@ class Backend:
         """For a custom rule of this framework, its plain forward (to be differentiated by
         the built-in AD as an independent oracle); None for anything else."""
         return None
+
+    def tree_flatten(self, tree: Any) -> tuple[list[tuple[str, Any]], Any]:
+        """(the leaves of ``tree`` with their paths as code reads them — ``[0]``,
+        ``['w']``, ``.weight`` —, the structure), by this framework's pytree registry."""
+        raise NotImplementedError
+
+    def tree_unflatten(self, structure: Any, leaves: list) -> Any:
+        """The tree of ``structure`` (from :meth:`tree_flatten`) holding ``leaves``."""
+        raise NotImplementedError
+
+    #: how a user registers a class as a pytree node of this framework
+    pytree_registration: str = ""
 
     def tf32_allowed(self) -> bool:
         """Whether float32 matrix products/convolutions may run in TF32 on CUDA right now."""

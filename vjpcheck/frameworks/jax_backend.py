@@ -8,7 +8,7 @@ from typing import Any, Callable
 import jax
 import numpy as np
 
-from .base import ArrayInfo, Backend, flatten_outputs
+from .base import ArrayInfo, Backend, flatten_outputs, is_single_output
 
 
 def x64():
@@ -120,7 +120,16 @@ class JaxBackend(Backend):
         raw = jax.eval_shape(lambda *a: fn(*a), *args)  # shapes and dtypes only: no computation
         leaves = flatten_outputs(raw)
         out = [ArrayInfo(shape=tuple(o.shape), dtype=_dtype_name(o.dtype), device="cpu") if isinstance(o, jax.ShapeDtypeStruct) else None for o in leaves]
-        return out, not isinstance(raw, (tuple, list))
+        return out, is_single_output(raw)
+
+    pytree_registration = "jax.tree_util.register_dataclass"
+
+    def tree_flatten(self, tree: Any) -> tuple[list[tuple[str, Any]], Any]:
+        leaves, structure = jax.tree_util.tree_flatten_with_path(tree)
+        return [(jax.tree_util.keystr(path), leaf) for path, leaf in leaves], structure
+
+    def tree_unflatten(self, structure: Any, leaves: list) -> Any:
+        return jax.tree_util.tree_unflatten(structure, leaves)
 
     def primal_of(self, fn: Any) -> Callable | None:
         """``jax.custom_vjp`` / ``jax.custom_jvp`` → the undecorated primal ``fn.fun``."""

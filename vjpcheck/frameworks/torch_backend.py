@@ -9,7 +9,7 @@ import numpy as np
 import torch
 
 from .._engine.numeric import is_complex_dtype
-from .base import ArrayInfo, Backend, flatten_outputs, layout_name
+from .base import ArrayInfo, Backend, flatten_outputs, is_single_output, layout_name
 
 _DTYPE_NAMES = {
     torch.float64: "float64",
@@ -161,7 +161,22 @@ class TorchBackend(Backend):
 
     def output_infos(self, fn: Callable, args: list, infos) -> tuple[list[ArrayInfo | None], bool]:
         raw = fn(*[self.copy(a) if i is not None else a for a, i in zip(args, infos)])
-        return [self.info(o) if self.is_array(o) else None for o in flatten_outputs(raw)], not isinstance(raw, (tuple, list))
+        return [self.info(o) if self.is_array(o) else None for o in flatten_outputs(raw)], is_single_output(raw)
+
+    pytree_registration = "torch.utils._pytree.register_dataclass"
+
+    def tree_flatten(self, tree: Any) -> tuple[list[tuple[str, Any]], Any]:
+        """Private API: ``torch.utils._pytree`` is PyTorch's registry (torch.func and
+        torch.export use it); tests/unit/test_private_apis.py fails loudly if it goes."""
+        from torch.utils import _pytree
+
+        leaves, spec = _pytree.tree_flatten_with_path(tree)
+        return [(_pytree.keystr(path), leaf) for path, leaf in leaves], spec
+
+    def tree_unflatten(self, structure: Any, leaves: list) -> Any:
+        from torch.utils import _pytree
+
+        return _pytree.tree_unflatten(leaves, structure)
 
     def custom_function_nodes(self, roots, limit: int = 10000) -> list:
         """The backward nodes of ``torch.autograd.Function`` subclasses in the graph of

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import jax
 
+from .._engine.structure import user_function
 from .._engine.results import OracleResult
 from .base import Oracle, OracleContext, OracleUnavailable
 from .forward_mode import draw_tangents, projection
@@ -24,7 +25,7 @@ class JaxForward(Oracle):
         return None
 
     def compute(self, case, ctx: OracleContext, result: OracleResult) -> None:
-        if case.backend.is_custom_vjp(case.fn):
+        if case.backend.is_custom_vjp(user_function(case.fn)):
             raise OracleUnavailable("forward mode is not defined for a jax.custom_vjp function")
         with precision(case):
             keep = kept_outputs(case)

@@ -11,6 +11,7 @@ from typing import Sequence
 import numpy as np
 
 from .._engine.results import FAILING, Status
+from .._engine.verdict import argument_label
 from .record import DISCREPANCIES, STATUSES, Record
 
 MAX_ENTRIES = 64  # oracle results: entries listed per argument
@@ -181,6 +182,7 @@ def _array_view(a: dict) -> dict:
         arr = _from_json(values, a.get("dtype", ""))
         text = np.array2string(arr, precision=6, threshold=256, max_line_width=100) if arr is not None else None
     return {
+        "name": argument_label(a) if "index" in a else a.get("name"),
         "description": a.get("description") or a.get("value") or "",
         "shape": a.get("shape"),
         "dtype": a.get("dtype"),
@@ -251,7 +253,7 @@ def _oracle_table(detail: dict, diff_args: list[dict], worst: dict | None) -> li
                 "excluded": bool(excluded is not None and flat < excluded.size and excluded[flat]),
                 "ratio": ratio,
             })
-        tables.append({"arg": arg.get("index"), "oracles": [role for role, _, _ in columns], "members": [", ".join(names) for _, names, _ in columns], "rows": rows, "truncated": max(0, n - MAX_ENTRIES)})
+        tables.append({"arg": argument_label(arg), "oracles": [role for role, _, _ in columns], "members": [", ".join(names) for _, names, _ in columns], "rows": rows, "truncated": max(0, n - MAX_ENTRIES)})
     projections = [
         {"name": o["name"], "values": [p["value"] for p in o.get("projections", [])]} for o in detail.get("oracles", []) if o.get("projections")
     ]
@@ -277,7 +279,7 @@ def _heatmaps(comparison: dict, diff_args: list[dict]) -> list[dict]:
             row_labels.append(",".join(str(int(i)) for i in lead) or "·")
         out.append(
             {
-                "arg": arg.get("index"),
+                "arg": argument_label(arg),
                 "shape": list(shape),
                 "grid": cells,
                 "row_labels": row_labels,  # the leading indices of each row

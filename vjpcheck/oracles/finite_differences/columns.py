@@ -184,8 +184,15 @@ def assemble(result, case, problem, arg_of, index_of, comp_of, status, estimates
                 break
             worst = next(s for s in st[k] if s != OK)
             idx = [int(i) for i in np.unravel_index(k, p.shape)] if p.shape else []
-            reasons.append(f"arg{case.wrt[a]}{idx}: {REASONS[STATUS_NAMES[worst]]}")
-    if joint:  # differentiable along every single axis, yet not jointly: mask everything
+            reasons.append(f"{case.arg_name(case.wrt[a])}{idx}: {REASONS[STATUS_NAMES[worst]]}")
+    jumped = [(a, int(np.flatnonzero(j)[0])) for a, j in enumerate(jumps) if np.any(j)]
+    if jumped:  # not continuous at this point, so not differentiable: no entry is owed a value
+        a, k = jumped[0]
+        idx = [int(i) for i in np.unravel_index(k, problem.x0[a].shape)] if problem.x0[a].shape else []
+        joint = f"the function jumps at this point (along {case.arg_name(case.wrt[a])}{idx}): it is not continuous here, so no entry of vᵀJ is defined"
+        jumps = [np.ones(j.shape, dtype=bool) for j in jumps]
+        required = [np.zeros(r.shape, dtype=bool) for r in required]
+    if joint:  # differentiable along every single axis, yet not jointly, or not continuous: mask everything
         masks = [np.ones(m.shape, dtype=bool) for m in masks]
         reasons.insert(0, f"every entry: {joint}")
     result.grads, result.error, result.scale, result.nonsmooth = grads, errs, scls, masks
