@@ -206,3 +206,24 @@ def test_a_jax_function_rejecting_a_shape_at_trace_time_is_rejected_too():
 
     summary = vjpcheck.verify(normalise, tensor("n, m", dtype="float64"), max_examples=20, seed=0, reject=ValueError)
     assert summary.rejected and summary.counts["pass"] >= 10
+
+
+def test_a_verify_whose_draws_are_mostly_rejected_fails_on_coverage_with_the_reasons():
+    """Issue 14, item 7: rejections (reject=) compare nothing either. A function that takes
+    only square matrices, drawn as any n×m: most draws are rejected, and the test must not
+    be green on the few that passed (before, Hypothesis's own filter_too_much health check
+    or a green summary of a handful of examples)."""
+    import torch
+
+    from vjpcheck.strategies import tensor
+
+    def square_only(a):
+        if a.shape[-1] != a.shape[-2] or a.shape[-1] < 2:
+            raise ValueError("expects a square matrix of side >= 2")
+        return torch.linalg.inv(a + 10 * torch.eye(a.shape[-1], dtype=a.dtype))
+
+    with pytest.raises(vjpcheck.LowCoverage, match=r"(?s)rejected \d+× .*expects a square matrix.*fix: draw inputs inside the function's contract") as low:
+        vjpcheck.verify(square_only, tensor("n, m", dtype="float64"), reject=ValueError, max_examples=30, seed=0)
+    assert low.value.summary.rejected_total > low.value.summary.counts["pass"]
+    fine = vjpcheck.verify(square_only, tensor("n>=2, n", dtype="float64"), reject=ValueError, max_examples=30, seed=0)
+    assert fine.counts["pass"] >= 15

@@ -12,6 +12,7 @@ from typing import Any, Callable, Sequence
 
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import reject as hypothesis_reject
+from hypothesis.errors import FailedHealthCheck
 from hypothesis import seed as hypothesis_seed
 from hypothesis import strategies as st
 
@@ -49,7 +50,7 @@ settings.register_profile(
 
 
 #: verify fails when fewer than this fraction of its examples were checked (passed):
-#: skipped and inconclusive examples compare nothing, so a green test must rest on enough
+#: skipped, inconclusive and rejected examples compare nothing, so a green test must rest on enough
 MIN_CHECKED = 0.5
 #: the coverage check applies from this many examples on (fewer say too little either way)
 COVERAGE_MIN_EXAMPLES = 10
@@ -61,15 +62,17 @@ class LowCoverage(AssertionError):
 
     def __init__(self, summary: "Summary", min_checked: float):
         checked = summary.counts.get(Status.PASS, 0)
+        drawn = summary.examples + summary.rejected_total
         lines = [
-            f"vjpcheck.verify {summary.function}: only {checked} of {summary.examples} examples were checked "
-            f"({checked / max(summary.examples, 1):.0%}, below min_checked={min_checked:g}); the others compared nothing:"
+            f"vjpcheck.verify {summary.function}: only {checked} of {drawn} examples were checked "
+            f"({checked / max(drawn, 1):.0%}, below min_checked={min_checked:g}); the others compared nothing:"
         ]
         lines += summary.reason_lines(8)
-        lines.append(
-            "  fix: draw inputs where the function is smooth and defined (tensor(..., domain=...), min_side=..., "
-            "a Hypothesis strategy of your own), or accept the coverage with min_checked=0"
-        )
+        lines += [f"  rejected {n}× (reject=: outside the contract) — {reason}" for reason, n in summary.rejected.most_common(4)]
+        fix = "draw inputs where the function is smooth and defined (tensor(..., domain=...), min_side=..., a Hypothesis strategy of your own)"
+        if summary.rejected:
+            fix = "draw inputs inside the function's contract (per-dimension bounds such as tensor(\"n>=1, m\"), a constrained strategy), and " + fix
+        lines.append(f"  fix: {fix}, or accept the coverage with min_checked=0")
         super().__init__("\n".join(lines))
         self.summary = summary
 
@@ -98,6 +101,10 @@ class Summary:
     seconds: float = 0.0
     shrink_examples: int = 0  # examples tried while shrinking the first failure
     rejected: Counter = field(default_factory=Counter)  # reject= exceptions, by type and message
+
+    @property
+    def rejected_total(self) -> int:
+        return sum(self.rejected.values())
 
     def __str__(self) -> str:
         parts = ", ".join(f"{k}: {self.counts.get(k, 0)}" for k in (Status.PASS, Status.INCONCLUSIVE, Status.SKIPPED, Status.MISMATCH, Status.ERROR))
@@ -171,9 +178,9 @@ def verify(
         devices: restrict the devices drawn arrays are put on (e.g. ``["cpu"]``, or
             ``["cuda"]``); one is drawn per example for all of its arrays. Default: as
             each strategy says (cpu, plus cuda when available).
-        min_checked: the fraction of examples that must be checked (pass) once there are
-            at least 10; below it :class:`LowCoverage` is raised with the skip reasons
-            (default 0.5; 0 accepts any coverage).
+        min_checked: the fraction of drawn examples (rejected ones included) that must be
+            checked (pass) once there are at least 10; below it :class:`LowCoverage` is
+            raised with the skip and rejection reasons (default 0.5; 0 accepts any coverage).
         reject: exception types the function raises for inputs outside its contract (a
             library's ``ValueError`` on a shape it does not take): an example whose forward
             raises one is rejected, like Hypothesis' ``assume``, and counted in
@@ -224,10 +231,16 @@ def verify(
         failure = VJPMismatch(verdict, summary=summary)
         announce("verify-failure", failure)  # .summary: the examples before it; .verdict: the minimal case
         raise failure from None
+    except FailedHealthCheck:
+        if not summary.rejected:
+            raise
+        summary.seconds = time.perf_counter() - start  # Hypothesis gave up: nearly every draw was rejected
+        announce("verify", summary)
+        raise LowCoverage(summary, min_checked) from None
     summary.seconds = time.perf_counter() - start
     announce("verify", summary)
-    checked = summary.counts.get(Status.PASS, 0)
-    if summary.examples >= COVERAGE_MIN_EXAMPLES and checked < min_checked * summary.examples:
+    checked, drawn = summary.counts.get(Status.PASS, 0), summary.examples + summary.rejected_total
+    if drawn >= COVERAGE_MIN_EXAMPLES and checked < min_checked * drawn:
         raise LowCoverage(summary, min_checked)
     return summary
 
