@@ -226,16 +226,6 @@ import torch
 from vjpcheck.strategies import tensor
 
 
-class Doubled(torch.autograd.Function):
-    @staticmethod
-    def forward(ctx, x):
-        return x.sin()
-
-    @staticmethod
-    def backward(ctx, g):
-        raise NotImplementedError
-
-
 class SinTwiceTooSteep(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x):
