@@ -134,3 +134,17 @@ def test_a_jax_structured_call_compiles_once_per_structure():
     second = flatten_call(fn, ({"a": x + 1},), None, None, None, backend)[0]
     other = flatten_call(fn, ({"a": x, "b": x},), None, None, None, backend)[0]
     assert first == second and hash(first) == hash(second) and first != other
+
+
+def test_the_reproducer_writes_named_tuples_by_their_class_and_refuses_unimportable_ones():
+    import collections
+
+    import structured
+
+    step = structured.Step(X, X * 2)
+    verdict = vjpcheck.check_vjp(lambda s, *, k: s.params * s.residual * k, step, kwargs={"k": X})
+    assert "from structured import Step" in verdict.reproducer
+    assert "Step(params=leaf0, residual=leaf1)" in verdict.reproducer and "kwargs={'k': leaf2}" in verdict.reproducer
+    Local = collections.namedtuple("Local", "a b")
+    local = vjpcheck.check_vjp(lambda t: t.a * t.b, Local(X, X))
+    assert "arg0 = NotImplemented" in local.reproducer and "supply arg0 above" in local.reproducer

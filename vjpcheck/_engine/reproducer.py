@@ -215,9 +215,15 @@ def _import_path_lines(module: str) -> list[str]:
     return ["import sys", f"sys.path.insert(0, {root!r})  # where {module.split('.')[0]} was imported from"]
 
 
-def safe_literal(value: Any) -> str | None:
+def safe_literal(value: Any, first: Any = None) -> str | None:
     """``value`` as a Python expression that rebuilds it without running anything of the
-    value's own (its ``repr`` never reaches code position); ``None`` when it has none."""
+    value's own (its ``repr`` never reaches code position); ``None`` when it has none.
+    ``first(value)``, when given, is asked first at every level (an expression, or None
+    for the rules below)."""
+    if first is not None:
+        text = first(value)
+        if text is not None:
+            return text
     kind = type(value)
     if value is None or value is Ellipsis or kind in (bool, int, str, bytes):
         return repr(value)
@@ -226,13 +232,13 @@ def safe_literal(value: Any) -> str | None:
     if kind is complex:
         return f"complex({safe_literal(value.real)}, {safe_literal(value.imag)})"
     if kind in (list, tuple):
-        parts = [safe_literal(v) for v in value]
+        parts = [safe_literal(v, first) for v in value]
         if any(p is None for p in parts):
             return None
         inner = ", ".join(parts) + ("," if kind is tuple and len(parts) == 1 else "")
         return f"[{inner}]" if kind is list else f"({inner})"
     if kind is dict:
-        items = [(safe_literal(k), safe_literal(v)) for k, v in value.items()]
+        items = [(safe_literal(k), safe_literal(v, first)) for k, v in value.items()]
         if any(k is None or v is None for k, v in items):
             return None
         return "{" + ", ".join(f"{k}: {v}" for k, v in items) + "}"
@@ -348,7 +354,7 @@ def _structured_call(structured: Structured, leaf_exprs: list[str], lines: list[
         template = slot.rebuild(structured.backend, [_Code(e) for e in leaf_exprs[at : at + slot.size]])
         at += slot.size
         entries.append((slot.key, _structure_literal(template, lines)))
-    entries += [(key, _Code(safe_literal(value)) if safe_literal(value) is not None else None) for key, value in structured.static.items()]
+    entries += [(key, safe_literal(value)) for key, value in structured.static.items()]
     for key, text in entries:
         name = f"arg{key}" if isinstance(key, int) else f"kw_{key}"
         if text is None:
@@ -365,32 +371,33 @@ def _structured_call(structured: Structured, leaf_exprs: list[str], lines: list[
 
 def _structure_literal(node: Any, lines: list[str]) -> str | None:
     """``node`` (a rebuilt structure whose leaves are :class:`_Code`) as an expression:
-    tuples, lists, dicts and literals directly, named tuples and dataclasses by their
-    importable class; ``None`` when a part has no such form."""
-    if isinstance(node, _Code):
-        return str(node)
-    if type(node) in (tuple, list):
-        parts = [_structure_literal(x, lines) for x in node]
-        if any(p is None for p in parts):
-            return None
-        inner = ", ".join(parts) + ("," if type(node) is tuple and len(parts) == 1 else "")
-        return f"[{inner}]" if type(node) is list else f"({inner})"
-    if type(node) is dict:
-        items = [(safe_literal(k), _structure_literal(v, lines)) for k, v in node.items()]
-        return None if any(k is None or v is None for k, v in items) else "{" + ", ".join(f"{k}: {v}" for k, v in items) + "}"
-    fields = None
-    if isinstance(node, tuple) and hasattr(type(node), "_fields"):  # a named tuple
-        fields = [(f, getattr(node, f)) for f in type(node)._fields]
-    elif dataclasses.is_dataclass(node) and not isinstance(node, type):
-        fields = [(f.name, getattr(node, f.name)) for f in dataclasses.fields(node) if f.init]
-    if fields is None:
-        return safe_literal(node)
-    class_lines, class_expr = function_reference(type(node))
-    parts = [(f, _structure_literal(v, lines)) for f, v in fields]
-    if class_expr is None or any(p is None or not _is_identifier(f) for f, p in parts):
+    what :func:`safe_literal` writes, plus the leaves' variables, and named tuples and
+    dataclasses by their importable class; ``None`` when a part has no such form."""
+
+    def leaf_or_class(value: Any) -> str | None:
+        if isinstance(value, _Code):
+            return str(value)
+        if isinstance(value, tuple) and hasattr(type(value), "_fields"):  # a named tuple
+            fields = [(f, getattr(value, f)) for f in type(value)._fields]
+        elif dataclasses.is_dataclass(value) and not isinstance(value, type):
+            fields = [(f.name, getattr(value, f.name)) for f in dataclasses.fields(value) if f.init]
+        else:
+            return None  # safe_literal's own rules
+        class_lines, class_expr = function_reference(type(value))
+        parts = [(f, safe_literal(v, leaf_or_class)) for f, v in fields]
+        if class_expr is None or any(p is None or not _is_identifier(f) for f, p in parts):
+            raise _NoLiteralForm  # the whole structure then has none
+        lines.extend(line for line in class_lines if line not in lines)
+        return f"{class_expr}(" + ", ".join(f"{f}={p}" for f, p in parts) + ")"
+
+    try:
+        return safe_literal(node, leaf_or_class)
+    except _NoLiteralForm:
         return None
-    lines += [line for line in class_lines if line not in lines]
-    return f"{class_expr}(" + ", ".join(f"{f}={p}" for f, p in parts) + ")"
+
+
+class _NoLiteralForm(Exception):
+    """A named tuple or dataclass inside a structure cannot be written."""
 
 
 #: where failing checks write their reproducers (environment variable to change it)

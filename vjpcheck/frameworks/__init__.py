@@ -6,12 +6,11 @@ imported lazily, so a torch-only or JAX-only user never pays for the other.
 
 from __future__ import annotations
 
-import dataclasses
 import importlib
 import sys
 from typing import Any, Callable
 
-from .base import ArrayInfo, Backend
+from .base import ArrayInfo, Backend, flatten_outputs
 
 __all__ = [
     "ArrayInfo",
@@ -54,28 +53,10 @@ def _owner(obj: Any) -> str | None:
     return None
 
 
-def _leaves(obj: Any, depth: int = 0):
-    """The objects inside tuples, lists, dicts and dataclasses (pytree arguments), for
-    telling their framework."""
-    if depth > 32:
-        return
-    if isinstance(obj, (tuple, list)):
-        children = obj
-    elif isinstance(obj, dict):
-        children = obj.values()
-    elif dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        children = [getattr(obj, f.name, None) for f in dataclasses.fields(obj)]
-    else:
-        yield obj
-        return
-    for child in children:
-        yield from _leaves(child, depth + 1)
-
-
 def detect_backend(fn: Any, args: tuple) -> Backend | None:
     """Infer the framework from the arguments (torch tensors or jax arrays), else from the
     function (:func:`infer_framework`)."""
-    found = {o for o in (_owner(a) for a in _leaves(args)) if o}
+    found = {o for o in (_owner(a) for a in flatten_outputs(args)) if o}  # arrays inside pytrees too
     if len(found) > 1:
         raise ValueError(
             "args mix torch tensors and jax arrays; pass framework='torch' or framework='jax'"

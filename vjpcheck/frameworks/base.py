@@ -42,22 +42,32 @@ def _is_container(obj: Any) -> bool:
     return isinstance(obj, (tuple, list, dict)) or (dataclasses.is_dataclass(obj) and not isinstance(obj, type))
 
 
-def _output_leaves(out: Any, path: str) -> Iterator[tuple[str, Any]]:
-    if isinstance(out, tuple) and hasattr(type(out), "_fields"):  # a named tuple: by field
+#: structures nested deeper than this are taken as leaves (a guard against cycles)
+MAX_DEPTH = 32
+
+
+def _output_leaves(out: Any, path: str | None, depth: int = 0) -> Iterator[tuple[str | None, Any]]:
+    """(path, leaf) pairs; ``path=None`` names nothing (the hot path: calls inside oracles)."""
+    def child(suffix: str) -> str | None:
+        return None if path is None else path + suffix
+
+    if depth > MAX_DEPTH:
+        yield path, out
+    elif isinstance(out, tuple) and hasattr(type(out), "_fields"):  # a named tuple: by field
         for name, o in zip(type(out)._fields, out):
-            yield from _output_leaves(o, f"{path}.{name}")
+            yield from _output_leaves(o, child(f".{name}"), depth + 1)
     elif isinstance(out, (tuple, list)):
         for k, o in enumerate(out):
-            yield from _output_leaves(o, f"{path}[{k}]")
+            yield from _output_leaves(o, child(f"[{k}]"), depth + 1)
     elif isinstance(out, dict):
         for key in _sorted_keys(out):  # JAX's order, whatever order the dict was built in
-            yield from _output_leaves(out[key], f"{path}[{key!r}]")
+            yield from _output_leaves(out[key], child(f"[{key!r}]"), depth + 1)
     elif dataclasses.is_dataclass(out) and not isinstance(out, type):
         for f in dataclasses.fields(out):
             if f.metadata.get("static"):  # equinox's static fields are not leaves
                 continue
-            yield from _output_leaves(getattr(out, f.name), f"{path}.{f.name}")
-    elif out is not None or not path:  # None inside a structure is an empty subtree
+            yield from _output_leaves(getattr(out, f.name, None), child(f".{f.name}"), depth + 1)
+    elif out is not None or depth == 0:  # None inside a structure is an empty subtree
         yield path, out
 
 
@@ -77,8 +87,9 @@ def named_outputs(out: Any) -> list[tuple[str, Any]]:
 
 
 def flatten_outputs(out: Any) -> list:
-    """A function's output as a list of leaves (see :func:`named_outputs`)."""
-    return [leaf for _, leaf in _output_leaves(out, "")]
+    """A function's output as a list of leaves (see :func:`named_outputs`); also the
+    walk that finds the arrays inside pytree arguments."""
+    return [leaf for _, leaf in _output_leaves(out, None)]
 
 
 def is_single_output(out: Any) -> bool:
