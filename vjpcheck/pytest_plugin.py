@@ -28,6 +28,7 @@ from ._engine.recording import listening, silenced
 from ._engine.results import Status, is_failing
 from ._engine import timeouts
 from ._engine.validate import argparse_type, check_int, check_positive_int, check_positive_number
+from .oracles.transforms import session_transforms
 from .report.journal import Journal, read_journal
 from .report.record import Record, plain_text, dumps, loads, record_from_summary, record_from_verdict
 from .report.write import sibling_paths, write_reports
@@ -41,6 +42,7 @@ OPTIONS = (
     ("max_examples", "--vjpcheck-max-examples", "N", "Hypothesis examples per verify() call", argparse_type(check_positive_int, int)),
     ("seed", "--vjpcheck-seed", "N", "fix Hypothesis' seed for every verify() call", argparse_type(check_int, int)),
     ("timeout", "--vjpcheck-timeout", "SECONDS", "time limit of each check: a hung forward or backward becomes a timeout finding", argparse_type(check_positive_number, float)),
+    ("transforms", "--vjpcheck-transforms", "LIST", "check gradients under these transforms too, comma-separated: compile,func-compile,vmap (jit), or all; for every check that names none", None),
 )
 KNOWN_DEVICES = ("cpu", "cuda")
 KNOWN_FRAMEWORKS = ("torch", "jax")
@@ -72,6 +74,7 @@ class Settings:
         self.max_examples = _converted(get("max_examples"), "max_examples")
         self.seed = _converted(get("seed"), "seed")
         self.timeout = _converted(get("timeout"), "timeout")
+        self.transforms = _transforms(get("transforms"))
         self.title = config.getoption("vjpcheck_title") or "vjpcheck report"
 
 
@@ -83,6 +86,16 @@ def _names(value, allowed, flag) -> list[str] | None:
     if not names or bad:
         raise pytest.UsageError(f"{flag}: expected a comma-separated list of {', '.join(allowed)}, got {value!r}")
     return names
+
+
+def _transforms(value) -> tuple[str, ...]:
+    from .oracles.transforms import normalize_transforms
+
+    names = [v.strip() for v in str(value or "").split(",") if v.strip()]
+    try:
+        return normalize_transforms(names)
+    except (TypeError, ValueError) as exc:
+        raise pytest.UsageError(f"--vjpcheck-transforms (ini vjpcheck_transforms): {exc}") from None
 
 
 def _converted(value, name: str):
@@ -105,7 +118,8 @@ def pytest_report_header(config: pytest.Config) -> str | None:
     seed = settings.seed if settings.seed is not None else "random (set --vjpcheck-seed to fix it)"
     devices = ",".join(settings.devices) if settings.devices else "cpu (+cuda when available)"
     frameworks = ",".join(settings.frameworks) if settings.frameworks else "torch,jax"
-    return f"vjpcheck: devices={devices}, frameworks={frameworks}, seed={seed}"
+    transforms = f", transforms={','.join(settings.transforms)}" if settings.transforms else ""
+    return f"vjpcheck: devices={devices}, frameworks={frameworks}, seed={seed}{transforms}"
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -152,7 +166,7 @@ class RecordCarrier:
         """Every verdict made while the test runs is recorded against it, whichever entry
         point made it (``check_vjp``, ``assert_vjp``, ``verify``, a user's own ``@given``)."""
         records = item.stash.setdefault(_RECORDS, [])
-        with listening(lambda kind, obj: records.extend(_records_of(kind, obj, item.nodeid))), timeouts.session_default(self.settings.timeout):
+        with listening(lambda kind, obj: records.extend(_records_of(kind, obj, item.nodeid))), timeouts.session_default(self.settings.timeout), session_transforms(self.settings.transforms):
             yield
 
     @pytest.hookimpl(hookwrapper=True)

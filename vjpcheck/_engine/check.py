@@ -24,7 +24,7 @@ from .probe import probe_statement
 from .recording import announce
 from .reproducer import build_reproducer, write_reproducer
 from .results import ERROR_FINDINGS, VALUE_FINDINGS, Comparison, Finding, OracleResult, Status, is_failing
-from .tolerance import RTOL, case_rtol, compare_projection, compare_vectors
+from .tolerance import RTOL, SOLVER_RTOL, comparison_rtol, compare_projection, compare_vectors
 from . import timeouts
 from .twin import compare_forward_values, reference_outputs, twin_case
 from .verdict import Verdict
@@ -97,6 +97,8 @@ def check_vjp(
     output_map: Callable | None = DEFAULTS.output_map,
     gradient_of: Callable | None = DEFAULTS.gradient_of,
     solver_tol: float | None = DEFAULTS.solver_tol,
+    transforms: Sequence[str] | str | None = DEFAULTS.transforms,
+    compile_backend: Any = DEFAULTS.compile_backend,
 ) -> Verdict:
     """Check that every available way of computing vᵀJ for ``fn(*args)`` agrees.
 
@@ -162,6 +164,15 @@ def check_vjp(
         solver_tol: ``fn``'s values are accurate to this relative tolerance only (an
             iterative solver inside): finite differences take steps and error bounds for
             that noise, and the backward may differ from the references by 10× it.
+        transforms: the gradient under transforms joins the comparison, each as more
+            oracles (see ``vjpcheck.oracles.transforms``): ``"compile"`` (PyTorch:
+            ``torch.compile`` with Inductor, and AOTAutograd alone as ``aot_eager``; JAX:
+            ``jax.vjp`` under ``jax.jit`` against op-by-op ``jax.eager``; ``"jit"`` is the
+            same), ``"func-compile"`` (``torch.func.vjp`` compiled whole), ``"vmap"``
+            (vmap of the VJP over a batch, each entry against its VJP alone), or ``"all"``.
+            Where a transform cannot apply it is ``unavailable`` with its reason.
+        compile_backend: the ``torch.compile`` backend the compile transforms check (a
+            name or a callable, as ``torch.compile(backend=...)`` takes); default Inductor.
 
     Returns:
         a :class:`Verdict`. Bad arguments raise ``TypeError``/``ValueError``; problems of
@@ -172,6 +183,7 @@ def check_vjp(
         framework=framework, seed=seed, rtol=rtol, atol=atol, fd_max_coords=fd_max_coords,
         jacobian_max_rows=jacobian_max_rows, mode=mode, probes=probes, fd_batch=fd_batch, timeout=timeout,
         output_map=output_map, gradient_of=gradient_of, solver_tol=solver_tol, static=static,
+        transforms=transforms, compile_backend=compile_backend,
     )
     verdict = check_with_options(fn, args, v, opts, check_kwargs(kwargs))
     announce("check", verdict)
@@ -225,6 +237,7 @@ def _check(fn: Callable, args: tuple, v: Any, opts: CheckOptions, start: float, 
     options = opts.reproducer_options()
     try:
         backend = resolve_backend(fn, args + tuple((kwargs or {}).values()), opts.framework)  # told from fn itself, not a composition
+        opts = _session_transforms(opts, backend.name)
         fn, args, wrt, names, opts = _flatten_call(fn, args, kwargs, opts, backend)
         case = build_case(mapped(fn, opts.output_map), args, v=v, wrt=wrt, framework=backend.name, seed=opts.seed, arg_names=names)
         built["case"] = case
@@ -246,6 +259,17 @@ def _check(fn: Callable, args: tuple, v: Any, opts: CheckOptions, start: float, 
         )
     verdict.seconds = time.perf_counter() - start
     return verdict
+
+
+def _session_transforms(opts: CheckOptions, framework: str) -> CheckOptions:
+    """A check that names no transforms gets the session's (``--vjpcheck-transforms``), so
+    that its reproducer names them too."""
+    if opts.transforms:
+        return opts
+    from ..oracles.transforms import session_default
+
+    chosen = session_default(framework)
+    return dataclasses.replace(opts, transforms=chosen) if chosen else opts
 
 
 def _flatten_call(fn: Callable, args: tuple, kwargs: dict | None, opts: CheckOptions, backend) -> tuple:
@@ -286,7 +310,8 @@ def select_oracles(case: Case, opts: CheckOptions) -> OraclePlan:
     twin_framework = case.backend.twin_framework
     twin_names = [n for n in names if opts.twin is not None and n.startswith(twin_framework + ".")]
     names = [n for n in names if n not in twin_names]
-    plan = OraclePlan(names, make_oracles(names, case.framework))
+    names, transformed = _with_transforms(names, case.framework, opts, [twin_framework] if opts.twin is not None else [])
+    plan = OraclePlan(names, with_compile_backend(make_oracles(transformed, case.framework), opts.compile_backend))
     from ..oracles.primal import PrimalAD
 
     if opts.gradient_of is not None:  # the declared gradient is the reference, not fn's forward
@@ -307,9 +332,31 @@ def select_oracles(case: Case, opts: CheckOptions) -> OraclePlan:
             plan.oracles.append(WidenedRule(case.framework))
     if opts.twin is not None:  # names validated before the twin's forward runs
         ad_names = twin_names or [n for n in _oracle_names(case, opts.oracles, twin_framework) if n != "finite_differences"]
-        plan.twin_oracles = make_oracles(ad_names, twin_framework)
+        _, ad_names = _with_transforms(ad_names, twin_framework, opts)
+        plan.twin_oracles = with_compile_backend(make_oracles(ad_names, twin_framework), opts.compile_backend)
         plan.twin = twin_case(case, mapped(opts.twin, opts.output_map))
     return plan
+
+
+def _with_transforms(names: list[str], framework: str, opts: CheckOptions, also: Sequence[str] = ()) -> tuple[list[str], list[str]]:
+    """(``names``, ``names`` and the oracles of ``opts.transforms`` for ``framework``);
+    ``ValueError`` for a transform with no form in ``framework`` or in ``also`` (a twin's)."""
+    from ..oracles.transforms import check_frameworks, transform_oracle_names
+
+    if not opts.transforms:
+        return names, names
+    check_frameworks(opts.transforms, [framework, *also])
+    return names, names + [n for n in transform_oracle_names(opts.transforms, framework) if n not in names]
+
+
+def with_compile_backend(oracles: list[Oracle], backend: Any) -> list[Oracle]:
+    """The compile oracles built for ``backend`` instead of Inductor (the ``aot_eager``
+    referee stays, unless it is that backend)."""
+    if backend is None:
+        return oracles
+    from ..oracles.transforms.torch_compile import for_backend
+
+    return for_backend(oracles, backend)
 
 
 def _oracle_names(case: Case, oracles: Sequence[str] | str | None, framework: str | None = None) -> list[str]:
@@ -449,16 +496,13 @@ def _auxiliary_crashes_unavailable(runs, results: list[OracleResult], findings: 
 #: (householder_product in complex128 differed by 2.3e-9 relative where FD agreed with both).
 #: Finite differences and other rules keep the plain bound.
 SECOND_ORDER_SAME_RULE = 100.0
-#: with ``solver_tol``, results may differ by this multiple of it (an implicit backward
-#: solves its linear system to about the forward's tolerance, amplified by its conditioning)
-SOLVER_RTOL = 10.0
 
 
 def compare_all(results: list[OracleResult], case: Case, opts: CheckOptions) -> tuple[list[Comparison], list[Finding]]:
     """Every pair of vector results, and every forward-mode projection against every vector."""
     reference = next((r for r in results if r.name == "finite_differences" and r.ok), None)
     per_dtype = opts.rtol if isinstance(opts.rtol, dict) else None
-    rtol = opts.rtol if isinstance(opts.rtol, float) else case_rtol(case, per_dtype)
+    rtol = comparison_rtol(case, opts)
     vectors = [r for r in results if r.ok and r.grads is not None]
     projections = [r for r in results if r.ok and r.projections]
     pairs = [(compare_vectors, a, b) for i, a in enumerate(vectors) for b in vectors[i + 1 :]]
@@ -466,7 +510,7 @@ def compare_all(results: list[OracleResult], case: Case, opts: CheckOptions) -> 
     comparisons, findings = [], []
     wide_rtol = opts.rtol if isinstance(opts.rtol, float) else (per_dtype or {}).get("float64", RTOL["float64"])
     if opts.solver_tol is not None:  # the backward solves to the same tolerance as the forward
-        rtol, wide_rtol = max(rtol, SOLVER_RTOL * opts.solver_tol), max(wide_rtol, SOLVER_RTOL * opts.solver_tol)
+        wide_rtol = max(wide_rtol, SOLVER_RTOL * opts.solver_tol)
     for compare, a, b in pairs:
         # two results computed in float64 (finite differences of the float64 evaluation and
         # the rule run in float64) are held to float64's bound, whatever the case's dtype

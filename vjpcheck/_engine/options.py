@@ -14,7 +14,7 @@ MODES = ("auto", "full", "probe")
 ALL_ORACLES = "all"
 FRAMEWORKS = ("torch", "jax")
 #: options that are functions: the reproducer imports or recovers them instead of writing a literal
-CALLABLE_OPTIONS = ("twin", "primal", "reference", "output_map", "gradient_of")
+CALLABLE_OPTIONS = ("twin", "primal", "reference", "output_map", "gradient_of", "compile_backend")
 
 
 @dataclass(frozen=True)
@@ -45,6 +45,8 @@ class CheckOptions:
     gradient_of: Callable | None = None  # fn's backward is declared to be this function's VJP
     solver_tol: float | None = None  # relative accuracy of fn's values (an iterative solver's tolerance)
     static: Sequence[int | str] | int | str | None = None  # arguments passed through as they are
+    transforms: Sequence[str] | str | None = ()  # compile, func-compile, vmap (jit): their oracles join
+    compile_backend: Any = None  # the torch.compile backend of the compile transforms (None: Inductor)
 
     def __post_init__(self) -> None:
         # wrt, static: their positions and keywords are checked against the arguments (and
@@ -84,6 +86,10 @@ class CheckOptions:
             raise ValueError("gradient_of and reference both say what finite differences evaluate: pass one of them")
         if self.output_map is not None and self.reference is not None:
             raise ValueError("output_map applies to the function's framework outputs, not to a NumPy reference: pass one of them")
+        from ..oracles.transforms import check_compile_backend, normalize_transforms
+
+        object.__setattr__(self, "transforms", normalize_transforms(self.transforms))
+        check_compile_backend(self.compile_backend, self.transforms)
         if not isinstance(self.fd_batch, bool):
             raise TypeError(f"fd_batch must be True or False, got {self.fd_batch!r}")
 
@@ -101,8 +107,9 @@ class CheckOptions:
         written from the case itself."""
         changed = {k: v for k, v in self.non_defaults().items() if k not in ("wrt", "seed")}
         callables = {k: changed.pop(k) for k in CALLABLE_OPTIONS if k in changed and callable(changed[k])}
-        if "oracles" in changed and not isinstance(changed["oracles"], str):
-            changed["oracles"] = list(changed["oracles"])
+        for key in ("oracles", "transforms"):
+            if key in changed and not isinstance(changed[key], str):
+                changed[key] = list(changed[key])
         return changed, callables
 
 

@@ -139,6 +139,7 @@ class OracleResult:
     evaluations: int = 0  # function calls made (finite differences; a batch counts once)
     probe: bool = False  # finite differences in probe mode: projections, no vᵀJ
     wide: bool = False  # computed in float64/complex128 whatever the case's dtype
+    compile_seconds: float = 0.0  # a transform oracle: the time of its call that compiled (0: reused)
 
     @property
     def ok(self) -> bool:
@@ -152,6 +153,8 @@ class OracleResult:
             "message": self.message,
             "seconds": round(self.seconds, 6),
         }
+        if self.compile_seconds:
+            d["compile_seconds"] = round(self.compile_seconds, 4)
         if self.grads is not None:
             d["grads"] = [array_to_json(g, REPORT_MAX_ENTRIES) for g in self.grads]
         if self.error is not None:

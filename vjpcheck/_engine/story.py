@@ -61,6 +61,8 @@ def role_of(name: str, function: str, framework: str, custom: bool) -> str:
         return f"forward-mode AD ({name})"
     if name == "torch.cpu":
         return "the same function on the CPU"
+    if name in TRANSFORM_ROLES or name.startswith("torch.compile["):
+        return TRANSFORM_ROLES.get(name, "{f}'s backward under " + name).format(f=short)
 
     if not name.startswith(framework + "."):
         return f"the {name.split('.')[0]} twin ({name})"
@@ -69,6 +71,16 @@ def role_of(name: str, function: str, framework: str, custom: bool) -> str:
     if custom:
         return f"the custom VJP rule of {short}"
     return f"{'PyTorch' if framework == 'torch' else 'JAX'}'s reverse mode of {short}"
+
+
+#: what each transform oracle stands for ({f}: the function's short name)
+TRANSFORM_ROLES = {
+    "torch.compile": "{f}'s backward under torch.compile (Inductor)",
+    "torch.compile[aot_eager]": "{f}'s backward under torch.compile's AOTAutograd (aot_eager)",
+    "torch.vmap": "{f}'s VJP under torch.func.vmap",
+    "jax.eager": "JAX's reverse mode of {f}, op by op (jax.eager)",
+    "jax.vmap": "{f}'s VJP under jax.vmap",
+}
 
 
 def parties(oracles: list[OracleResult], comparisons: list[Comparison], function: str, framework: str) -> list[Party]:
@@ -101,7 +113,10 @@ def parties(oracles: list[OracleResult], comparisons: list[Comparison], function
 
 def _is_rule(name: str, framework: str) -> bool:
     """Whether oracle ``name`` runs the function's own reverse-mode rule."""
-    return name.startswith(framework + ".") and not name.endswith((".primal", ".forward")) and name != "torch.cpu"
+    return (
+        name.startswith(framework + ".") and not name.endswith((".primal", ".forward")) and name != "torch.cpu"
+        and name not in TRANSFORM_ROLES and not name.startswith("torch.compile[")
+    )
 
 
 def tell(verdict) -> Story | None:

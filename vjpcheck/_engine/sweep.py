@@ -26,6 +26,7 @@ from .options import ALL_ORACLES, CheckOptions
 from .recording import announce
 from .results import FAILING, FindingKind, Status, is_failing
 from .validate import check_number, check_positive_int
+from ..oracles.transforms import is_transform
 from ..strategies import COTANGENT_KINDS, LAYOUTS, DrawnArray, cotangent
 from .verdict import case_key, reason_key
 
@@ -101,6 +102,9 @@ class Summary:
     seconds: float = 0.0
     shrink_examples: int = 0  # examples tried while shrinking the first failure
     rejected: Counter = field(default_factory=Counter)  # reject= exceptions, by type and message
+    # transforms: (oracle, reason) → examples it could not check; compile times (seconds)
+    transform_unavailable: Counter = field(default_factory=Counter)
+    compile_seconds: list = field(default_factory=list)
 
     @property
     def rejected_total(self) -> int:
@@ -115,7 +119,25 @@ class Summary:
             text += "\n" + line
         for reason, n in self.rejected.most_common(3):
             text += f"\n  rejected {n}× (outside the contract) — {reason}"
+        for line in self.transform_lines():
+            text += "\n" + line
         return text
+
+    def transform_lines(self) -> list[str]:
+        """Per transform oracle: the examples it checked and why it could not check the
+        rest; the compiling calls' times."""
+        names = sorted({name for name, _ in self.transform_unavailable} | {n for n in self.oracles_run if is_transform(n)})
+        lines = []
+        for name in names:
+            lines.append(f"  {name}: checked {self.oracles_run.get(name, 0)} of {self.examples} examples")
+            lines += [f"    unavailable {n}× — {reason}" for (o, reason), n in self.transform_unavailable.most_common() if o == name]
+        if self.compile_seconds:
+            times = sorted(self.compile_seconds)
+            lines.append(
+                f"  compiling: {len(times)} calls compiled in {sum(times):.1f}s "
+                f"(median {times[len(times) // 2]:.2f}s, max {times[-1]:.2f}s)"
+            )
+        return lines
 
     def reason_lines(self, limit: int) -> list[str]:
         """The most common reasons examples were skipped or inconclusive, one line each."""
@@ -133,6 +155,8 @@ class Summary:
             "seconds": self.seconds,
             "shrink_examples": self.shrink_examples,
             "rejected": dict(self.rejected),
+            "transform_unavailable": {f"{o}: {r}": n for (o, r), n in self.transform_unavailable.items()},
+            "compile_seconds": [round(x, 4) for x in self.compile_seconds],
         }
 
 
@@ -387,12 +411,16 @@ def shrink_options(opts: CheckOptions, verdict) -> CheckOptions:
         v = pending.pop()
         involved |= {name for c in v.comparisons if not c.passed for name in (c.expected, c.got)}
         pending.extend(v.children)
-    ran = {o.name for o in verdict.oracles} & set(ORACLE_NAMES)
-    # oracles that options add (the primal's AD, a reference's or twin's forward) stay
-    names = (involved & set(ORACLE_NAMES)) | ({"finite_differences"} & ran)
-    if not involved or names >= ran:
+    from ..oracles.transforms import TRANSFORM_ORACLES, compiles, transforms_involved
+
+    ran = {o.name for o in verdict.oracles} & set(ORACLE_NAMES) - set(TRANSFORM_ORACLES)
+    # oracles that options add (the primal's AD, a reference's or twin's forward) stay;
+    # transforms stay only where their oracles took part (each attempt compiles again)
+    names = (involved & ran) | ({"finite_differences"} & ran)
+    transforms = transforms_involved(opts.transforms, involved)
+    if not involved or (names >= ran and transforms == opts.transforms):
         return opts
-    return dataclasses.replace(opts, oracles=tuple(sorted(names)))
+    return dataclasses.replace(opts, oracles=tuple(sorted(names)), transforms=transforms, compile_backend=opts.compile_backend if compiles(transforms) else None)
 
 
 class _TimedOut(BaseException):
@@ -415,6 +443,10 @@ def _count(summary: Summary, verdict) -> None:
     for o in verdict.oracles:
         if o.ok:
             summary.oracles_run[o.name] += 1
+        elif o.status == "unavailable" and is_transform(o.name):
+            summary.transform_unavailable[(o.name, o.message[:160])] += 1
+        if o.compile_seconds:
+            summary.compile_seconds.append(o.compile_seconds)
     event(f"verdict: {status}")
     if status in ("skipped", "inconclusive"):
         for reason in verdict.reasons[:1]:

@@ -78,6 +78,19 @@ def case_rtol(case: Case, per_dtype: dict[str, float] | None = None) -> float:
     return rtol
 
 
+#: with ``solver_tol``, results may differ by this multiple of it (an implicit backward
+#: solves its linear system to about the forward's tolerance, amplified by its conditioning)
+SOLVER_RTOL = 10.0
+
+
+def comparison_rtol(case: Case, opts) -> float:
+    """The relative bound two results of ``case`` are held to under the options ``opts``
+    (before per-pair changes): the user's ``rtol`` when one number, else the dtypes'
+    (:func:`case_rtol`); with ``solver_tol``, at least :data:`SOLVER_RTOL` times it."""
+    rtol = opts.rtol if isinstance(opts.rtol, float) else case_rtol(case, opts.rtol if isinstance(opts.rtol, dict) else None)
+    if opts.solver_tol is not None:  # the backward solves to the same tolerance as the forward
+        rtol = max(rtol, SOLVER_RTOL * opts.solver_tol)
+    return rtol
 
 
 def compare_vectors(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import json
 import os
@@ -167,3 +168,13 @@ def completeness(command: str, json_path: str) -> int:
         print(f"vjpcheck {command}: the time budget ran out before {cut} planned cases; {checked} checked, no discrepancy among them", file=sys.stderr)
         return INCOMPLETE
     return 0
+
+
+def transforms_list(text: str) -> tuple[str, ...]:
+    """argparse type: comma-separated transform names (``vjpcheck.oracles.transforms``)."""
+    from ..oracles.transforms import normalize_transforms
+
+    try:
+        return normalize_transforms(comma_list(text))
+    except (TypeError, ValueError) as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None

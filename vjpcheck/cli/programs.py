@@ -11,7 +11,7 @@ import time
 from collections import Counter
 
 from ..frameworks import framework_versions
-from ._common import cuda_missing, names, nonnegative_int, positive_int, prepare
+from ._common import cuda_missing, names, nonnegative_int, positive_int, prepare, transforms_list
 
 
 def add_parser(sub) -> argparse.ArgumentParser:
@@ -33,6 +33,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
     pr.add_argument("--seed", type=nonnegative_int, default=0, help="random seed (default 0)")
     pr.add_argument("--workers", type=positive_int, default=1, help="worker processes (default 1)")
     pr.add_argument("--device", choices=["cpu", "cuda"], default="cpu", help="where the PyTorch and JAX lowerings run (default cpu)")
+    pr.add_argument("--transforms", type=transforms_list, default=(), help="also check the gradient under these transforms, comma-separated: compile,func-compile,vmap (jit) or all (default none)")
     pr.add_argument("--report", default=os.path.join("reports", "programs.json"), help="JSON report path")
     pr.add_argument("--quiet", action="store_true", help="no progress display")
     return pr
@@ -44,9 +45,9 @@ def main(args: argparse.Namespace) -> int:
     try:
         chunks = []
         if args.mode in ("catalogue", "all"):
-            chunks += program_run.plan("catalogue", args.per_op, args.seed, ops=args.ops, device=args.device)
+            chunks += program_run.plan("catalogue", args.per_op, args.seed, ops=args.ops, device=args.device, transforms=args.transforms)
         if args.mode in ("composed", "all"):
-            chunks += program_run.plan("composed", args.programs, args.seed, max_ops=args.max_ops, device=args.device)
+            chunks += program_run.plan("composed", args.programs, args.seed, max_ops=args.max_ops, device=args.device, transforms=args.transforms)
     except ValueError as exc:
         print(f"vjpcheck programs: {exc}", file=sys.stderr)
         return 2
@@ -79,6 +80,8 @@ def _print_summary(summary, report: dict, path: str) -> None:
             print(f"  {mode}: {n} cases — " + ", ".join(f"{k} {v}" for k, v in by.items()))
     for (mode, reason), n in summary.skip_reasons.most_common(8):
         print(f"  skipped {n}× ({mode}) — {reason}")
+    for line in transform_lines(summary.transforms, summary.compile_seconds):
+        print(line)
     for entry, n in sorted(Counter(i for r in summary.known for i in r["known"].split(",")).items()):
         print(f"  known difference: {entry} ({n}×)")
     for failure in summary.failures[:20]:
@@ -87,3 +90,17 @@ def _print_summary(summary, report: dict, path: str) -> None:
     for error in summary.generation_errors[:5]:
         print(f"  GENERATOR ERROR {error[:300]}")
     print(f"report: {os.path.abspath(path)}")
+
+
+def transform_lines(counts: Counter, compile_seconds: list[float]) -> list[str]:
+    """Per transform oracle, its cases by status; the compile time per case."""
+    from ..programs.runner import compile_statistics
+
+    lines = []
+    for name in sorted({o for o, _ in counts}):
+        by = ", ".join(f"{s} {n}" for (o, s), n in sorted(counts.items(), key=lambda kv: -kv[1]) if o == name)
+        lines.append(f"  transform {name}: {by}")
+    stats = compile_statistics(compile_seconds)
+    if stats:
+        lines.append(f"  compile time per case: median {stats['median']:.2f}s, max {stats['max']:.2f}s over {stats['cases']} cases ({stats['total']:.0f}s in all)")
+    return lines

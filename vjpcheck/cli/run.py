@@ -30,15 +30,15 @@ def default_devices() -> list[str]:
     return ["cpu", "cuda"] if cuda_available() else ["cpu"]
 
 
-def build_plan(examples_per_op: int, programs: int, devices: list[str], seed: int, time_budget: float, ops: list[str] | None = None) -> dict:
+def build_plan(examples_per_op: int, programs: int, devices: list[str], seed: int, time_budget: float, ops: list[str] | None = None, transforms: tuple[str, ...] = ()) -> dict:
     from ..programs import runner as program_run
 
     chunks = []
     for device in devices:
         if examples_per_op:
-            chunks += program_run.plan("catalogue", examples_per_op, seed, ops=ops, device=device)
+            chunks += program_run.plan("catalogue", examples_per_op, seed, ops=ops, device=device, transforms=transforms)
         if programs:
-            chunks += program_run.plan("composed", programs, seed, device=device, chunk_size=COMPOSED_CHUNK)
+            chunks += program_run.plan("composed", programs, seed, device=device, chunk_size=COMPOSED_CHUNK, transforms=transforms)
     entries = []
     for k, c in enumerate(chunks):
         ident = f"{c.mode}-{c.device}-{c.op}" if c.mode == "catalogue" else f"{c.mode}-{c.device}-{k:04d}"
@@ -46,14 +46,15 @@ def build_plan(examples_per_op: int, programs: int, devices: list[str], seed: in
     return {"chunks": entries, "deadline": time.time() + time_budget, "created": time.time()}
 
 
-def run(examples_per_op: int = 3, programs: int = 200, devices: list[str] | None = None, workers: str = "auto", seed: int = 0, time_budget: float = 600.0, report: str = os.path.join("reports", "vjpcheck.html"), ops: list[str] | None = None, quiet: bool = False, timeout: float = 120.0) -> int:
+def run(examples_per_op: int = 3, programs: int = 200, devices: list[str] | None = None, workers: str = "auto", seed: int = 0, time_budget: float = 600.0, report: str = os.path.join("reports", "vjpcheck.html"), ops: list[str] | None = None, quiet: bool = False, timeout: float = 120.0, transforms: tuple[str, ...] = ()) -> int:
     """Run the built-in checks; returns the exit code (0 clean, 1 discrepancies, 2 usage)."""
     devices = devices or default_devices()
-    plan = build_plan(examples_per_op, programs, devices, seed, time_budget, ops)
+    plan = build_plan(examples_per_op, programs, devices, seed, time_budget, ops, transforms)
     if not plan["chunks"]:
         print("vjpcheck run: nothing to run (no examples and no programs)", file=sys.stderr)
         return 2
-    print(f"vjpcheck run: {len(plan['chunks'])} chunks ({examples_per_op} examples per op, {programs} programs, devices {', '.join(devices)}), "
+    under = f", transforms {','.join(transforms)}" if transforms else ""
+    print(f"vjpcheck run: {len(plan['chunks'])} chunks ({examples_per_op} examples per op, {programs} programs, devices {', '.join(devices)}{under}), "
           f"workers {workers}, time budget {time_budget:g}s", flush=True)
     return _common.pytest_session("run", "test_builtin.py", plan, report, "vjpcheck run: built-in checks", workers, timeout, quiet)
 
@@ -86,6 +87,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
     rn.add_argument("--workers", type=_common.workers, default="auto", help="pytest-xdist workers: a number or auto (default auto)")
     rn.add_argument("--time-budget", type=_common.positive_seconds, default=600.0, help="seconds; chunks not started by then are skipped (default 600)")
     rn.add_argument("--timeout", type=_common.positive_seconds, default=120.0, help="seconds one check may take before it is a timeout finding (default 120)")
+    rn.add_argument("--transforms", type=_common.transforms_list, default=(), help="also check gradients under these transforms, comma-separated: compile,func-compile,vmap (jit) or all (default none)")
     rn.add_argument("--ops", type=_common.names, default=None, help="comma-separated op names for the catalogue (default all)")
     rn.add_argument("--seed", type=_common.nonnegative_int, default=0, help="random seed (default 0)")
     rn.add_argument("--report", default=os.path.join("reports", "vjpcheck.html"), help="HTML report path (default reports/vjpcheck.html)")
@@ -101,4 +103,4 @@ def main(args: argparse.Namespace) -> int:
     )
     if code:
         return code
-    return run(args.examples_per_op, args.programs, args.devices, args.workers, args.seed, args.time_budget, args.report, args.ops, args.quiet, args.timeout)
+    return run(args.examples_per_op, args.programs, args.devices, args.workers, args.seed, args.time_budget, args.report, args.ops, args.quiet, args.timeout, args.transforms)

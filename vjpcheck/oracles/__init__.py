@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from .._engine.options import ALL_ORACLES as ALL
 from .base import Oracle, OracleContext, OracleUnavailable
+from .transforms import TRANSFORM_ORACLES
 
 __all__ = ["Oracle", "OracleContext", "OracleUnavailable", "ORACLE_NAMES", "ALL", "make_oracles", "default_oracles"]
 
@@ -19,6 +20,13 @@ _REGISTRY = {
     "jax.vjp": ("jax_vjp", "JaxVjp"),
     "jax.jacobian": ("jax_jacobian", "JaxJacobian"),
     "jax.forward": ("jax_forward", "JaxForward"),
+    # transforms (``transforms=``): opt-in, never in the default or thorough sets
+    "torch.compile": ("transforms.torch_compile", "TorchCompile"),
+    "torch.compile[aot_eager]": ("transforms.torch_compile", "TorchCompileAotEager"),
+    "torch.compile[torch.func.vjp]": ("transforms.torch_compile", "TorchCompileFuncVjp"),
+    "torch.vmap": ("transforms.torch_vmap", "TorchVmap"),
+    "jax.eager": ("transforms.jax_eager", "JaxEager"),
+    "jax.vmap": ("transforms.jax_vmap", "JaxVmap"),
 }
 ORACLE_NAMES = tuple(_REGISTRY)
 
@@ -51,9 +59,10 @@ def default_oracles(framework: str, device: str = "cpu", thorough: bool = False,
     Finite differences first (they set the smoothness mask), then the framework's methods
     with distinct costs or rules: the reverse pass, forward mode, and PyTorch's explicit
     Jacobian while ``output_entries`` ≤ :data:`CHEAP_JACOBIAN_ROWS` (or unknown); the CPU-vs-device
-    comparison for cases on a GPU. ``thorough`` (``oracles="all"``): every method.
+    comparison for cases on a GPU. ``thorough`` (``oracles="all"``): every method of the
+    framework itself (transforms join only through ``transforms=``).
     """
-    names = [n for n in ORACLE_NAMES if n.startswith(framework + ".")]
+    names = [n for n in ORACLE_NAMES if n.startswith(framework + ".") and n not in TRANSFORM_ORACLES]
     if device == "cpu":
         names = [n for n in names if n not in DEVICE_ORACLES]
     if not thorough:

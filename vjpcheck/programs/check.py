@@ -15,11 +15,12 @@ from .generate import ProgramCase
 PROGRAM_ORACLES = ("finite_differences", "torch.backward", "torch.forward", "jax.vjp")
 
 
-def check_program(case: ProgramCase, oracles: Sequence[str] = PROGRAM_ORACLES, seed: int = 0, device: str = "cpu") -> Verdict:
+def check_program(case: ProgramCase, oracles: Sequence[str] = PROGRAM_ORACLES, seed: int = 0, device: str = "cpu", transforms: Sequence[str] = ()) -> Verdict:
     """The verdict of :func:`vjpcheck.check_vjp` on the PyTorch lowering, with the JAX
     lowering as its twin and the NumPy lowering as the finite-difference reference.
     ``device="cuda"`` puts the inputs on the GPU (JAX's too, when it has one); the
-    CPU-vs-CUDA oracle ``torch.cpu`` then joins."""
+    CPU-vs-CUDA oracle ``torch.cpu`` then joins. ``transforms`` (``compile``, ``vmap``, …)
+    add their oracles in both frameworks."""
     program = case.program
     if device != "cpu":
         oracles = list(oracles) + ["torch.cpu"]
@@ -33,6 +34,7 @@ def check_program(case: ProgramCase, oracles: Sequence[str] = PROGRAM_ORACLES, s
             reference=program.lower("numpy"),
             oracles=list(oracles),
             seed=seed,
+            transforms=tuple(transforms),
         )
     verdict.function = program.name()
     verdict.case["program"] = program.to_dict()

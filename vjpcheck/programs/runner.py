@@ -22,6 +22,7 @@ from hypothesis import seed as hypothesis_seed
 from hypothesis.errors import Unsatisfiable
 
 from .._engine.results import is_failing
+from ..oracles.transforms import is_transform
 from ..frameworks import clear_compiled_caches, limit_threads
 from .._engine.verdict import reason_key
 from . import known as known_differences
@@ -45,6 +46,7 @@ class Chunk:
     op: str | None = None
     max_ops: int = 5
     device: str = "cpu"
+    transforms: tuple[str, ...] = ()  # compile, vmap, …: their oracles join every check
 
 
 @dataclass
@@ -57,9 +59,12 @@ class ChunkResult:
     seconds: float = 0.0
 
 
-def plan(mode: str, examples: int, seed: int = 0, ops: list[str] | None = None, max_ops: int = 5, device: str = "cpu", chunk_size: int = CHUNK) -> list[Chunk]:
+def plan(mode: str, examples: int, seed: int = 0, ops: list[str] | None = None, max_ops: int = 5, device: str = "cpu", chunk_size: int = CHUNK, transforms: tuple[str, ...] = ()) -> list[Chunk]:
     """Chunks for ``mode`` "catalogue" (``examples`` per op), "composed" (``examples`` in
-    all) or "all" (both), on ``device`` ("cpu" or "cuda")."""
+    all) or "all" (both), on ``device`` ("cpu" or "cuda"), under ``transforms``."""
+    from ..oracles.transforms import normalize_transforms
+
+    transforms = normalize_transforms(list(transforms))
     if mode not in ("catalogue", "composed", "all"):
         raise ValueError(f"mode must be 'catalogue', 'composed' or 'all', got {mode!r}")
     names = sorted(OPS) if ops is None else list(ops)
@@ -68,11 +73,11 @@ def plan(mode: str, examples: int, seed: int = 0, ops: list[str] | None = None, 
         raise ValueError(f"ops: unknown op(s) {unknown}")
     chunks = []
     if mode in ("catalogue", "all"):
-        chunks += [Chunk("catalogue", examples, seed, op=name, device=device) for name in names]
+        chunks += [Chunk("catalogue", examples, seed, op=name, device=device, transforms=transforms) for name in names]
     if mode in ("composed", "all"):
         full, rest = divmod(examples, chunk_size)
         sizes = [chunk_size] * full + ([rest] if rest else [])
-        chunks += [Chunk("composed", n, seed * 100003 + k, max_ops=max_ops, device=device) for k, n in enumerate(sizes)]
+        chunks += [Chunk("composed", n, seed * 100003 + k, max_ops=max_ops, device=device, transforms=transforms) for k, n in enumerate(sizes)]
     return chunks
 
 
@@ -115,7 +120,7 @@ def _explore(strategy, budget: int, seed: int, result: ChunkResult, state: dict,
     )
     @given(strategy)
     def body(case):
-        verdict = check_program(case, seed=seed, device=chunk.device)
+        verdict = check_program(case, seed=seed, device=chunk.device, transforms=chunk.transforms)
         record = _record(verdict, chunk, known)
         if state["counting"]:
             result.records.append(record)
@@ -153,6 +158,9 @@ def _record(verdict, chunk: Chunk, known) -> dict:
         "seconds": round(verdict.seconds, 4),
         "status": "pass" if status == "pass" else "skipped" if status in ("skipped", "inconclusive") else "unexplained",
     }
+    if chunk.transforms:  # what each transform oracle did, and the time of the calls that compiled
+        record["transforms"] = {o.name: o.status if o.ok or not o.message else f"{o.status}: {reason_key(o.message)}" for o in verdict.oracles if is_transform(o.name)}
+        record["compile_seconds"] = round(sum(o.compile_seconds for o in verdict.oracles), 4)
     if status in ("skipped", "inconclusive"):
         reasons = list(verdict.reasons) + [r for c in verdict.children for r in c.reasons]
         record["reason"] = reason_key(reasons[0]) if reasons else "unknown"
@@ -198,9 +206,15 @@ class Summary:
     failures: list[dict] = field(default_factory=list)
     generation_errors: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    transforms: Counter = field(default_factory=Counter)  # (oracle, status) → cases
+    compile_seconds: list = field(default_factory=list)  # per case that compiled
 
     def add(self, result: ChunkResult) -> None:
         for r in result.records:
+            for name, status in r.get("transforms", {}).items():
+                self.transforms[(name, status)] += 1
+            if r.get("compile_seconds"):
+                self.compile_seconds.append(r["compile_seconds"])
             self.counts[(r["mode"], r["status"])] += 1
             if r["status"] == "skipped":
                 self.skip_reasons[(r["mode"], r["reason"])] += 1
@@ -226,6 +240,16 @@ class Summary:
             "known": self.known,
             "failures": self.failures,
             "generation_errors": self.generation_errors,
+            "transforms": {f"{o}/{s}": n for (o, s), n in sorted(self.transforms.items())},
+            "compile_seconds": compile_statistics(self.compile_seconds),
             "seconds": round(self.seconds, 1),
             "clean": self.clean,
         }
+
+
+def compile_statistics(seconds: list[float]) -> dict:
+    """Count, median, max and total of per-case compile times (``{}`` when none compiled)."""
+    if not seconds:
+        return {}
+    ordered = sorted(seconds)
+    return {"cases": len(ordered), "median": round(ordered[len(ordered) // 2], 3), "max": round(ordered[-1], 3), "total": round(sum(ordered), 1)}

@@ -22,6 +22,7 @@ def test_builtin(chunk: dict, vjp, run_plan: dict) -> None:
     from vjpcheck.report.record import Record
 
     fields = {k: chunk[k] for k in ("mode", "examples", "seed", "op", "max_ops", "device")}
+    fields["transforms"] = tuple(chunk.get("transforms", ()))
     name = chunk["op"] if chunk["mode"] == "catalogue" else "composed programs"
 
     def record(function, status, **more):
