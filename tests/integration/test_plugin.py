@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from pathlib import Path
 import xml.etree.ElementTree as ET
 
 import pytest
@@ -256,3 +257,44 @@ def test_model(vjp):
     assert "arg0[&#39;w&#39;]" in html and "bias" in html
     junit = ET.parse(pytester.path / "report.junit.xml").getroot()
     assert "arg0['w']" in ET.tostring(junit, encoding="unicode")
+
+
+def test_session_transforms_apply_to_plain_checks_and_reports_show_the_compiled_gradient(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch):
+    """Issue 16: ``--vjpcheck-transforms`` reaches a plain ``vjpcheck.verify`` inside a
+    test; a planted compiler bug fails it, and the HTML report puts the compiled gradient
+    beside the eager one and finite differences."""
+    fresh_session(monkeypatch)
+    pytester.makepyfile(
+        test_compiled="""
+import torch
+import vjpcheck
+import planted_compilers as pc
+from vjpcheck.strategies import tensor
+
+
+def scaled(x, y):
+    return torch.sin(x * y)
+
+
+def test_vmap_joins_a_plain_check():
+    verdict = vjpcheck.check_vjp(scaled, torch.ones(3, dtype=torch.float64), torch.ones(3, dtype=torch.float64))
+    assert {o.name for o in verdict.oracles if o.ok} >= {"torch.vmap", "torch.compile[aot_eager]"}
+
+
+def test_under_a_wrong_compiler():
+    vjpcheck.verify(scaled, tensor("n, 1", dtype="float64"), tensor("n, m", dtype="float64"), compile_backend=pc.broadcast_mean, seed=0, max_examples=20)
+"""
+    )
+    monkeypatch.setenv("PYTHONPATH", str(Path(__file__).parents[1] / "corpus"))
+    result = run(pytester, "--vjpcheck-transforms", "compile,vmap", "--vjpcheck-report", "report.html")
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(["*transforms=compile,vmap*", "*under torch.compile?broadcast_mean? disagrees*"])
+    html = (pytester.path / "report.html").read_text()
+    assert "torch.compile[broadcast_mean]" in html and "torch.compile[aot_eager]" in html
+
+
+def test_a_bad_transforms_flag_is_a_usage_error(pytester: pytest.Pytester):
+    pytester.makepyfile(test_nothing="def test_nothing():\n    pass\n")
+    result = run(pytester, "--vjpcheck-transforms", "compiled")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*--vjpcheck-transforms*unknown transform 'compiled'*"])

@@ -229,3 +229,26 @@ def test_a_record_of_no_case_is_listed_but_makes_no_matrix_row():
     model = build_model([empty, checked])
     assert [row["dtype"] for row in model.matrix] == ["float64"]
     assert {f["function"] for f in model.functions} == {"one_hot", "sin"}
+
+
+def test_a_failure_with_an_empty_argument_is_drawn_without_its_empty_map(tmp_path):
+    """Found by issue 16's plugin test: a minimal case with an argument of shape [1, 0]
+    made the heat map reshape(-1, 0) and lost the whole report."""
+
+    class MeanForSum(torch.autograd.Function):
+        """x · y broadcast along y's columns; x's gradient averaged, not summed (NaN for none)."""
+
+        @staticmethod
+        def forward(ctx, x, y):
+            ctx.save_for_backward(x, y)
+            return x * y
+
+        @staticmethod
+        def backward(ctx, g):
+            x, y = ctx.saved_tensors
+            return (g * y).mean(1, keepdim=True), g * x
+
+    verdict = vjpcheck.check_vjp(MeanForSum.apply, torch.ones(1, 1, dtype=torch.float64), torch.ones(1, 0, dtype=torch.float64))
+    assert verdict.status == "mismatch", verdict.explain()
+    _, paths = write_reports([record_from_verdict(verdict, "t::empty")], str(tmp_path / "r.html"))
+    assert "MeanForSum" in open(paths["html"]).read()

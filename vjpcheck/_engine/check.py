@@ -185,7 +185,10 @@ def check_vjp(
         output_map=output_map, gradient_of=gradient_of, solver_tol=solver_tol, static=static,
         transforms=transforms, compile_backend=compile_backend,
     )
-    verdict = check_with_options(fn, args, v, opts, check_kwargs(kwargs))
+    kwargs = check_kwargs(kwargs)
+    if not opts.transforms:  # the session's (--vjpcheck-transforms), fixed here for the reproducer
+        opts = with_session_transforms(opts, resolve_backend(fn, args + tuple((kwargs or {}).values()), opts.framework).name)
+    verdict = check_with_options(fn, args, v, opts, kwargs)
     announce("check", verdict)
     return verdict
 
@@ -237,7 +240,6 @@ def _check(fn: Callable, args: tuple, v: Any, opts: CheckOptions, start: float, 
     options = opts.reproducer_options()
     try:
         backend = resolve_backend(fn, args + tuple((kwargs or {}).values()), opts.framework)  # told from fn itself, not a composition
-        opts = _session_transforms(opts, backend.name)
         fn, args, wrt, names, opts = _flatten_call(fn, args, kwargs, opts, backend)
         case = build_case(mapped(fn, opts.output_map), args, v=v, wrt=wrt, framework=backend.name, seed=opts.seed, arg_names=names)
         built["case"] = case
@@ -261,7 +263,7 @@ def _check(fn: Callable, args: tuple, v: Any, opts: CheckOptions, start: float, 
     return verdict
 
 
-def _session_transforms(opts: CheckOptions, framework: str) -> CheckOptions:
+def with_session_transforms(opts: CheckOptions, framework: str) -> CheckOptions:
     """A check that names no transforms gets the session's (``--vjpcheck-transforms``), so
     that its reproducer names them too."""
     if opts.transforms:
@@ -395,6 +397,10 @@ def check_case(case: Case, plan: OraclePlan, ctx: OracleContext, label: str = "f
         notes += _solver_hint(comparisons)
     compare_findings, outvoted = outvoted_primal(results, comparisons, compare_findings, iterative=ctx.options.solver_tol is not None)
     notes += outvoted
+    if any(r.name.startswith("torch.compile") for r in results):
+        from ..oracles.transforms import compile_referee_notes
+
+        notes += compile_referee_notes({r.name for r in results if r.ok}, comparisons)
     verdict.oracles, verdict.comparisons, verdict.notes = results, comparisons, notes
     verdict.findings = _dedupe(findings + oracle_findings + compare_findings)
     verdict.probe = probe_statement(results, comparisons)

@@ -16,7 +16,7 @@ from hypothesis.errors import FailedHealthCheck
 from hypothesis import seed as hypothesis_seed
 from hypothesis import strategies as st
 
-from .check import VJPMismatch, check_with_options
+from .check import VJPMismatch, check_with_options, with_session_transforms
 from .declared import mapped
 from .structure import check_kwargs, flatten_call, needs_structure
 from ..frameworks import detect_backend
@@ -292,6 +292,7 @@ def _options(framework: str, wrt, oracles, order: int, primal, check_options: di
     if unknown:
         raise TypeError(f"verify got unknown option(s) {unknown}; see vjpcheck.check_vjp for the options it passes on")
     opts = CheckOptions(wrt=wrt, oracles=oracles, order=order, primal=primal, framework=framework, **check_options)
+    opts = with_session_transforms(opts, framework)  # fixed once: shrinking narrows them
     if opts.oracles is not None and opts.oracles != ALL_ORACLES:
         from ..oracles import make_oracles
 
@@ -310,7 +311,8 @@ def _check_devices(devices: Sequence[str] | None) -> list[str] | None:
 
 def _run_settings(hypothesis_settings: settings | None, max_examples: int | None) -> settings:
     """The user's settings, or our profile with the user's example database; the deadline
-    is always off (JAX compiles on first use of a shape)."""
+    is always off (JAX compiles on first use of a shape), and one failure is reported (the
+    smallest, where Hypothesis found distinct ones: a verdict tells one minimal case)."""
     if hypothesis_settings is not None:
         base = hypothesis_settings
     else:
@@ -319,6 +321,7 @@ def _run_settings(hypothesis_settings: settings | None, max_examples: int | None
         base,
         deadline=None,
         max_examples=max_examples or base.max_examples,
+        report_multiple_bugs=False,
         suppress_health_check=list(base.suppress_health_check) + [HealthCheck.too_slow, HealthCheck.data_too_large],
     )
 

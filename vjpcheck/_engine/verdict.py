@@ -115,11 +115,17 @@ class Verdict:
         and only with finite differences not: two independent frameworks outvote them. Without them: the oracles that disagree with every oracle
         they were compared with. A twin or NumPy reference whose forward values differ from
         the function's is the suspect itself (finite differences of a reference are then
-        no referee).
+        no referee). An oracle whose own check failed (a vmap batch entry against its VJP
+        computed alone) is a suspect too.
         """
         forward = sorted({f.oracle for f in self.findings if f.oracle in ("reference.forward", "twin.forward")})
         if forward:
             return forward
+        self_checked = {f.oracle for f in self.findings if f.kind in VALUE_FINDINGS and "batch_entry" in f.details}
+        compared = self._compared_suspects()
+        return sorted(set(compared) | self_checked) if self_checked else compared
+
+    def _compared_suspects(self) -> list[str]:
         referee = "finite_differences"
         against_fd = [c for c in self.comparisons if referee in (c.expected, c.got)]
         if against_fd:

@@ -92,15 +92,15 @@ def _print_summary(summary, report: dict, path: str) -> None:
     print(f"report: {os.path.abspath(path)}")
 
 
-def transform_lines(counts: Counter, compile_seconds: list[float]) -> list[str]:
-    """Per transform oracle, its cases by status; the compile time per case."""
+def transform_lines(counts: Counter, compile_seconds: dict[str, list[float]]) -> list[str]:
+    """Per transform oracle, its cases by status and its compile time per case."""
     from ..programs.runner import compile_statistics
 
     lines = []
     for name in sorted({o for o, _ in counts}):
         by = ", ".join(f"{s} {n}" for (o, s), n in sorted(counts.items(), key=lambda kv: -kv[1]) if o == name)
         lines.append(f"  transform {name}: {by}")
-    stats = compile_statistics(compile_seconds)
-    if stats:
-        lines.append(f"  compile time per case: median {stats['median']:.2f}s, max {stats['max']:.2f}s over {stats['cases']} cases ({stats['total']:.0f}s in all)")
+        stats = compile_statistics(compile_seconds.get(name, []))
+        if stats:
+            lines.append(f"    compiling: median {stats['median']:.2f}s, max {stats['max']:.2f}s per case over {stats['cases']} cases ({stats['total']:.0f}s in all)")
     return lines

@@ -61,6 +61,10 @@ class Oracle:
         """A reason when ``exc`` means 'method not applicable' rather than 'bug found'."""
         return None
 
+    def describe_error(self, exc: BaseException) -> tuple[str, str]:
+        """(finding kind, what happened) for an exception that is a finding."""
+        return classify_error(exc), f"raised {type(exc).__name__}: {first_line(exc)}"
+
     def run(self, case: Case, ctx: OracleContext) -> OracleResult:
         result = OracleResult(name=self.name, rule=self.rule or self.name)
         start = time.perf_counter()
@@ -73,13 +77,14 @@ class Oracle:
             if reason:
                 result.status, result.message = "unavailable", reason
             else:
+                kind, text = self.describe_error(exc)
                 result.status = "error"
                 result.message = f"{type(exc).__name__}: {exc}"
                 result.findings.append(
                     Finding(
-                        kind=classify_error(exc),
+                        kind=kind,
                         oracle=self.name,
-                        message=f"{self.name} raised {type(exc).__name__}: {first_line(exc)}",
+                        message=f"{self.name} {text}",
                         details={"traceback": "".join(traceback.format_exception(exc, limit=8))},
                     )
                 )

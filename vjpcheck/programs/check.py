@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Sequence
+from typing import Any, Sequence
 
 from .._engine.check import check_vjp
 from .._engine.recording import silenced
@@ -15,12 +15,12 @@ from .generate import ProgramCase
 PROGRAM_ORACLES = ("finite_differences", "torch.backward", "torch.forward", "jax.vjp")
 
 
-def check_program(case: ProgramCase, oracles: Sequence[str] = PROGRAM_ORACLES, seed: int = 0, device: str = "cpu", transforms: Sequence[str] = ()) -> Verdict:
+def check_program(case: ProgramCase, oracles: Sequence[str] = PROGRAM_ORACLES, seed: int = 0, device: str = "cpu", transforms: Sequence[str] = (), compile_backend: Any = None) -> Verdict:
     """The verdict of :func:`vjpcheck.check_vjp` on the PyTorch lowering, with the JAX
     lowering as its twin and the NumPy lowering as the finite-difference reference.
     ``device="cuda"`` puts the inputs on the GPU (JAX's too, when it has one); the
     CPU-vs-CUDA oracle ``torch.cpu`` then joins. ``transforms`` (``compile``, ``vmap``, …)
-    add their oracles in both frameworks."""
+    add their oracles in both frameworks; ``compile_backend`` replaces Inductor."""
     program = case.program
     if device != "cpu":
         oracles = list(oracles) + ["torch.cpu"]
@@ -35,6 +35,7 @@ def check_program(case: ProgramCase, oracles: Sequence[str] = PROGRAM_ORACLES, s
             oracles=list(oracles),
             seed=seed,
             transforms=tuple(transforms),
+            compile_backend=compile_backend,
         )
     verdict.function = program.name()
     verdict.case["program"] = program.to_dict()

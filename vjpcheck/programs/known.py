@@ -12,7 +12,7 @@ from .._engine.verdict import Verdict
 from ..oracles.transforms import transformed_method
 
 DEFAULT_FILE = Path(__file__).with_name("known_differences.toml")
-_FIELDS = {"id", "ops", "oracles", "dtypes", "kind", "reason", "link", "scope", "orders", "reproducer"}
+_FIELDS = {"id", "ops", "oracles", "dtypes", "kind", "reason", "link", "scope", "orders", "reproducer", "message"}
 SCOPES = ("programs", "opinfo")
 
 
@@ -28,6 +28,14 @@ class KnownDifference:
     scope: str = "programs"  # "programs": random programs' ops; "opinfo": OpInfo names
     orders: tuple[int, ...] = ()  # opinfo: the orders it applies to (all when empty)
     reproducer: str = ""
+    message: str = ""  # when set: every finding against the suspect says this (an error's words)
+
+    def describes(self, verdict: Verdict, suspect: str) -> bool:
+        """Whether the suspect's findings are this difference's (always, without ``message``)."""
+        if not self.message:
+            return True
+        own = [f for f in verdict.all_findings() if f.oracle == suspect]
+        return bool(own) and all(self.message in f.message for f in own)
 
     def matches(self, ops: Sequence[str], dtypes: Sequence[str], suspects: Sequence[str]) -> bool:
         if not set(self.ops) <= set(ops) or not suspects:
@@ -63,6 +71,7 @@ def load(path: str | Path | None = None) -> list[KnownDifference]:
             KnownDifference(
                 entry["id"], tuple(entry["ops"]), tuple(entry["oracles"]), entry["kind"], entry["reason"], entry.get("link", ""),
                 tuple(entry.get("dtypes", ())), entry.get("scope", "programs"), tuple(entry.get("orders", ())), entry.get("reproducer", ""),
+                entry.get("message", ""),
             )
         )
     return out
@@ -95,7 +104,7 @@ def explain(verdict: Verdict, known: Sequence[KnownDifference]) -> list[KnownDif
         return []
     used = []
     for suspect in suspects:
-        entry = next((e for e in known if e.scope == "programs" and e.matches(ops, dtypes, [suspect])), None)
+        entry = next((e for e in known if e.scope == "programs" and e.matches(ops, dtypes, [suspect]) and e.describes(verdict, suspect)), None)
         if entry is None:
             return []
         if entry not in used:

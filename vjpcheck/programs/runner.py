@@ -15,7 +15,7 @@ import warnings
 from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
-from typing import Callable, Iterator
+from typing import Any, Callable, Iterator
 
 from hypothesis import HealthCheck, Phase, Verbosity, given, settings
 from hypothesis import seed as hypothesis_seed
@@ -81,9 +81,10 @@ def plan(mode: str, examples: int, seed: int = 0, ops: list[str] | None = None, 
     return chunks
 
 
-def run_chunk(chunk: Chunk, strategy=None) -> ChunkResult:
+def run_chunk(chunk: Chunk, strategy=None, compile_backend: Any = None) -> ChunkResult:
     """Explore one chunk until ``chunk.examples`` examples were checked (``strategy``
-    overrides the chunk's own, e.g. programs over a subset of ops)."""
+    overrides the chunk's own, e.g. programs over a subset of ops; ``compile_backend`` the
+    ``torch.compile`` backend of the chunk's compile transforms, Inductor by default)."""
     start = time.perf_counter()
     result = ChunkResult(chunk)
     known = known_differences.load()
@@ -94,7 +95,7 @@ def run_chunk(chunk: Chunk, strategy=None) -> ChunkResult:
         warnings.simplefilter("ignore")  # frameworks warn about empty reductions, etc.
         while len(result.records) < chunk.examples and attempt < 20:
             state = {"counting": True, "last": None}
-            _explore(strategy, chunk.examples - len(result.records), chunk.seed + attempt, result, state, known, chunk)
+            _explore(strategy, chunk.examples - len(result.records), chunk.seed + attempt, result, state, known, chunk, compile_backend)
             if state["last"] is not None:
                 result.failures.append(state["last"])
             elif not state["counting"] or len(result.generation_errors) >= 3:
@@ -106,7 +107,7 @@ def run_chunk(chunk: Chunk, strategy=None) -> ChunkResult:
     return result
 
 
-def _explore(strategy, budget: int, seed: int, result: ChunkResult, state: dict, known, chunk: Chunk) -> None:
+def _explore(strategy, budget: int, seed: int, result: ChunkResult, state: dict, known, chunk: Chunk, compile_backend: Any = None) -> None:
     @hypothesis_seed(seed)
     @settings(
         max_examples=budget,
@@ -120,7 +121,7 @@ def _explore(strategy, budget: int, seed: int, result: ChunkResult, state: dict,
     )
     @given(strategy)
     def body(case):
-        verdict = check_program(case, seed=seed, device=chunk.device, transforms=chunk.transforms)
+        verdict = check_program(case, seed=seed, device=chunk.device, transforms=chunk.transforms, compile_backend=compile_backend)
         record = _record(verdict, chunk, known)
         if state["counting"]:
             result.records.append(record)
@@ -160,7 +161,7 @@ def _record(verdict, chunk: Chunk, known) -> dict:
     }
     if chunk.transforms:  # what each transform oracle did, and the time of the calls that compiled
         record["transforms"] = {o.name: o.status if o.ok or not o.message else f"{o.status}: {reason_key(o.message)}" for o in verdict.oracles if is_transform(o.name)}
-        record["compile_seconds"] = round(sum(o.compile_seconds for o in verdict.oracles), 4)
+        record["compile_seconds"] = {o.name: round(o.compile_seconds, 4) for o in verdict.oracles if o.compile_seconds}
     if status in ("skipped", "inconclusive"):
         reasons = list(verdict.reasons) + [r for c in verdict.children for r in c.reasons]
         record["reason"] = reason_key(reasons[0]) if reasons else "unknown"
@@ -207,14 +208,14 @@ class Summary:
     generation_errors: list[str] = field(default_factory=list)
     seconds: float = 0.0
     transforms: Counter = field(default_factory=Counter)  # (oracle, status) → cases
-    compile_seconds: list = field(default_factory=list)  # per case that compiled
+    compile_seconds: dict = field(default_factory=dict)  # oracle → its compile time per case that compiled
 
     def add(self, result: ChunkResult) -> None:
         for r in result.records:
             for name, status in r.get("transforms", {}).items():
                 self.transforms[(name, status)] += 1
-            if r.get("compile_seconds"):
-                self.compile_seconds.append(r["compile_seconds"])
+            for name, seconds in r.get("compile_seconds", {}).items():
+                self.compile_seconds.setdefault(name, []).append(seconds)
             self.counts[(r["mode"], r["status"])] += 1
             if r["status"] == "skipped":
                 self.skip_reasons[(r["mode"], r["reason"])] += 1
@@ -241,7 +242,7 @@ class Summary:
             "failures": self.failures,
             "generation_errors": self.generation_errors,
             "transforms": {f"{o}/{s}": n for (o, s), n in sorted(self.transforms.items())},
-            "compile_seconds": compile_statistics(self.compile_seconds),
+            "compile_seconds": {name: compile_statistics(times) for name, times in sorted(self.compile_seconds.items())},
             "seconds": round(self.seconds, 1),
             "clean": self.clean,
         }

@@ -270,6 +270,8 @@ def _heatmaps(comparison: dict, diff_args: list[dict]) -> list[dict]:
         if m is None:  # too many entries to keep (REPORT_MAX_ENTRIES): the worst entries say it
             continue
         arr = np.asarray(m, dtype=np.float64)
+        if arr.size == 0:  # an empty argument: no entry to draw (reshape(-1, 0) is ambiguous)
+            continue
         shape = arr.shape
         grid = arr.reshape(1, 1) if arr.ndim == 0 else arr.reshape(1, -1) if arr.ndim == 1 else arr.reshape(-1, shape[-1])
         cells, row_labels = [], []

@@ -70,7 +70,7 @@ def check_compile_backend(backend: Any, transforms: Sequence[str]) -> None:
         return
     if not (isinstance(backend, str) or callable(backend)):
         raise TypeError(f"compile_backend must be a torch.compile backend: a name (\"inductor\", \"aot_eager\") or a callable, got {type(backend).__name__}")
-    if not compiles(transforms):
+    if not compiles(transforms) and not compiles(_session[-1]):  # the session's apply later
         raise ValueError(f"compile_backend={backend_name(backend)!r} is the compiler of transforms {list(COMPILE_TRANSFORMS)}: add one of them to transforms=")
 
 
@@ -161,3 +161,27 @@ def transformed_method(name: str) -> str | None:
     if name.startswith("torch.compile"):
         return "torch.backward"
     return TRANSFORMED.get(name)
+
+
+REFEREE = "torch.compile[aot_eager]"
+
+
+def compile_referee_notes(names_ok: set[str], comparisons: list) -> list[str]:
+    """Where a compiled backward disagrees with finite differences while the eager one
+    agrees: whether AOTAutograd's graphs alone (``aot_eager``) agree too, which places the
+    fault in the backend's lowering, or not, which places it before any backend."""
+    verdicts = {}
+    for c in comparisons:
+        if "finite_differences" in (c.expected, c.got) and c.kind == "vector":
+            verdicts[c.got if c.expected == "finite_differences" else c.expected] = c.passed
+    if verdicts.get("torch.backward") is not True:
+        return []
+    notes = []
+    for name in sorted(n for n in names_ok if n.startswith("torch.compile") and n != REFEREE):
+        if verdicts.get(name) is not False or REFEREE not in verdicts:
+            continue
+        if verdicts[REFEREE]:
+            notes.append(f"{name} disagrees with finite differences where eager and AOTAutograd's graphs run alone ({REFEREE}) agree: the fault is in the backend's lowering of those graphs")
+        else:
+            notes.append(f"{name} and {REFEREE} both disagree with finite differences where eager agrees: the fault is in tracing or AOTAutograd's decompositions, before any backend (reproduce with compile_backend='aot_eager')")
+    return notes

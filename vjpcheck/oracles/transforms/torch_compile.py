@@ -14,8 +14,12 @@ from __future__ import annotations
 
 import builtins
 import collections
+import contextlib
+import logging
+import os
 import time
 import types
+import warnings
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable
 
@@ -100,7 +104,7 @@ def _counting(backend: Any, entry: Compiled) -> Callable:
 
         return run
 
-    counted_backend.__name__ = f"vjpcheck_counted_{entry.backend}"
+    counted_backend.__name__ = entry.backend  # torch names the backend in its errors
     return counted_backend
 
 
@@ -120,6 +124,13 @@ class TorchCompile(Oracle):
 
     def unsupported(self, exc: BaseException) -> str | None:
         return compile_unsupported(exc)
+
+    def describe_error(self, exc: BaseException) -> tuple[str, str]:
+        """A crash under ``torch.compile`` is the compiler's (the eager forward and backward
+        ran): an ``oracle-error`` naming the backend and the error it wraps, never read as
+        a wrong shape or dtype from its words."""
+        inner = compiler_error(exc)
+        return "oracle-error", f"crashed (the {backend_name(self.backend)} backend; eager runs): {type(inner).__name__}: {last_line(inner)}"
 
     def compute(self, case, ctx: OracleContext, result) -> None:
         entry = compiled(case.fn, ("call", case.fn), self.backend)
@@ -196,40 +207,84 @@ class TorchCompileFuncVjp(TorchCompile):
 
 
 class counted_call:
-    """Around one compiled call: refuses a function whose compilation budget is spent,
-    times the calls that compiled, and makes the result ``unavailable`` when no compiled
-    graph ran (dynamo fell back to eager)."""
+    """Around one compiled call: once a function's compilation budget is spent, runs only
+    what it compiled (a case that needs a new graph is ``unavailable``); times the calls
+    that compiled; makes the result ``unavailable`` when no compiled graph ran (dynamo
+    fell back to eager)."""
 
     def __init__(self, entry: Compiled, result):
         self.entry, self.result = entry, result
 
     def __enter__(self):
-        if self.entry.compilations >= MAX_COMPILATIONS:
-            raise OracleUnavailable(
-                f"torch.compile: this function compiled {self.entry.compilations} graphs already "
-                f"(vjpcheck's bound per function: {MAX_COMPILATIONS}); not compiled again"
-            )
         self.start = time.perf_counter()
         self.before = (self.entry.compilations, self.entry.runs)
+        self.stack = contextlib.ExitStack()
+        self.spent = self.entry.compilations >= MAX_COMPILATIONS
+        if self.spent:  # what was compiled still runs (a failure found stays found while shrinking)
+            self.stack.enter_context(torch.compiler.set_stance("fail_on_recompile"))
         # vjpcheck bounds compilations itself (dynamo's own limit would run the rest eagerly)
-        self.limit = torch._dynamo.config.patch(recompile_limit=MAX_COMPILATIONS + 1)
-        self.limit.__enter__()
+        self.stack.enter_context(torch._dynamo.config.patch(recompile_limit=MAX_COMPILATIONS + 1))
+        self.stack.enter_context(_quiet_compiler())
         return self
 
     def __exit__(self, exc_type, exc, tb) -> bool:
-        self.limit.__exit__(exc_type, exc, tb)
+        self.stack.__exit__(exc_type, exc, tb)
         entry, (compilations, runs) = self.entry, self.before
+        if self.spent and exc is not None and "fail_on_recompile" in str(exc):
+            raise OracleUnavailable(
+                f"torch.compile: this function compiled {entry.compilations} graphs already (vjpcheck's bound "
+                f"per function: {MAX_COMPILATIONS}), and this case needs another; not compiled"
+            ) from None
         if entry.compilations > compilations:
             seconds = time.perf_counter() - self.start
             entry.compile_seconds += seconds
             self.result.compile_seconds = seconds
-            entry.graphs_per_call.append(entry.compilations - compilations)
+            graphs = entry.compilations - compilations
+            if graphs > 1:
+                self.result.message = f"compiled as {graphs} graphs (dynamo broke the function at calls it cannot trace; the code between them ran eagerly)"
         if exc_type is None and entry.runs == runs:
             raise OracleUnavailable(
                 "torch.compile ran this call eagerly (dynamo compiled no graph for it: a frame it "
                 "skips, or its recompile limit reached); nothing compiled was checked"
             )
         return False
+
+
+#: torch's compile-time loggers: their errors and graph-break warnings repeat what the
+#: verdict reports (left as they are when TORCH_LOGS asks for them)
+COMPILER_LOGGERS = ("torch._dynamo", "torch._inductor", "torch._subclasses.fake_tensor", "torch.fx.experimental.symbolic_shapes")
+
+
+@contextlib.contextmanager
+def _quiet_compiler():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "Torchinductor does not support code generation for complex operators"
+        if os.environ.get("TORCH_LOGS"):
+            yield
+            return
+        loggers = [logging.getLogger(name) for name in COMPILER_LOGGERS]
+        levels = [logger.level for logger in loggers]
+        for logger in loggers:
+            logger.setLevel(logging.CRITICAL)
+        try:
+            yield
+        finally:
+            for logger, level in zip(loggers, levels):
+                logger.setLevel(level)
+
+
+def compiler_error(exc: BaseException) -> BaseException:
+    """The error a ``BackendCompilerFailed`` wraps (the exception itself otherwise)."""
+    inner = getattr(exc, "inner_exception", None)
+    return inner if isinstance(inner, BaseException) else exc
+
+
+def last_line(exc: BaseException) -> str:
+    """The error's own words: its last non-empty line that is not torch's advice to set
+    an environment variable (Inductor puts the lowering's error after its context)."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip() and not line.strip().startswith(("Set TORCHDYNAMO", "For even more"))]
+    first = next((line for line in lines if "Error:" in line or "Exception:" in line), lines[0] if lines else "")
+    return first[:300]
 
 
 def compile_unsupported(exc: BaseException) -> str | None:
