@@ -171,7 +171,8 @@ def test_known_differences_file_parses_and_names_its_reasons():
     entries = known_differences.load()
     assert entries
     for entry in entries:
-        assert entry.ops and entry.oracles and entry.reason
+        assert entry.oracles and entry.reason
+        assert entry.ops or entry.message, f"{entry.id}: an entry for any program must name its error's words (message)"
         if entry.scope == "programs":
             assert all(op in OPS for op in entry.ops), entry.id
     opinfo_entries = [e for e in entries if e.scope == "opinfo"]
@@ -329,3 +330,21 @@ def test_the_same_pinned_program_passes_without_the_planted_bug(name, inputs, ou
     case = _pinned_case(correct, inputs, out_dtype, attrs)
     verdict = check_program(case)
     assert verdict.overall_status in ("pass", "skipped"), verdict.explain()
+
+
+def test_a_message_entry_explains_only_findings_with_its_words():
+    """The Inductor complex-crash entry names no op: it must explain the crash it is about
+    and nothing else the same oracle reports."""
+    from vjpcheck._engine.results import Finding
+    from vjpcheck._engine.verdict import Verdict
+
+    entry = next(e for e in known_differences.load() if e.id == "inductor-complex-empty-view-dtype")
+
+    def crashed(message):
+        return Verdict(status="error", function="add", framework="torch", findings=[Finding(kind="oracle-error", oracle="torch.compile", message=message)],
+                       case={"program": {"nodes": [{"op": "add"}], "inputs": [{"dtype": "complex128"}]}})
+
+    ours = crashed("torch.compile crashed (the inductor backend; eager runs): LoweringException: RuntimeError: self.stride(-1) must be 1 to view Double as ComplexDouble (different element sizes), but got 0")
+    other = crashed("torch.compile crashed (the inductor backend; eager runs): CppCompileError: C++ compile error")
+    assert known_differences.explain(ours, [entry]) == [entry]
+    assert known_differences.explain(other, [entry]) == []
