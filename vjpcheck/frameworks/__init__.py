@@ -108,9 +108,13 @@ def framework_versions() -> dict[str, str]:
 
 
 def clear_compiled_caches() -> None:
-    """Drop JAX's compiled executables (long runs of per-case closures add up)."""
+    """Drop JAX's compiled executables and the transform oracles' compiled functions (long
+    runs of per-case closures add up)."""
     if "jax" in sys.modules:
         sys.modules["jax"].clear_caches()
+    compiled = sys.modules.get("vjpcheck.oracles.transforms.torch_compile")
+    if compiled is not None:
+        compiled.clear_compiled()
 
 
 def limit_threads(n: int) -> None:

@@ -28,6 +28,21 @@ def forward(case: Case) -> tuple[FreshInputs, list[torch.Tensor], list, list]:
     return fresh, xs, ys, vs
 
 
+def functional_pullback(case: Case, args: list, keep: list[int]):
+    """``(primals, cotangents) ↦ vᵀJ`` through ``torch.func.vjp`` of the case's function
+    of its differentiated arguments (the others taken from ``args``), kept outputs only."""
+
+    def f_wrt(*primals):
+        outs = case.call(case.substitute(args, primals))
+        return tuple(outs[k] for k in keep)
+
+    def pullback(primals, cotangents):
+        _, vjp_fn = torch.func.vjp(f_wrt, *primals)
+        return vjp_fn(tuple(cotangents))
+
+    return pullback
+
+
 def differentiable_pairs(case: Case, outputs: list, cotangents: list) -> tuple[list, list]:
     """(outputs, cotangents) for the differentiable outputs that depend on the inputs."""
     ys, vs = [], []

@@ -20,7 +20,7 @@ import os
 import time
 import types
 import warnings
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any, Callable
 
 import torch
@@ -45,7 +45,6 @@ class Compiled:
     compilations: int = 0  # graphs handed to the backend
     runs: int = 0  # compiled graphs executed
     compile_seconds: float = 0.0  # wall time of the calls that compiled something
-    graphs_per_call: list[int] = field(default_factory=list)
 
 
 _CACHE: collections.OrderedDict = collections.OrderedDict()

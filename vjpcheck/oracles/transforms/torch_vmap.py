@@ -6,7 +6,7 @@ from __future__ import annotations
 import torch
 
 from ..base import Oracle, OracleContext
-from ..torch_common import canonical_grads, functorch_unsupported, prepare
+from ..torch_common import canonical_grads, functional_pullback, functorch_unsupported, prepare
 from .batching import BATCH, batch_findings, sign_flips
 
 
@@ -23,14 +23,7 @@ class TorchVmap(Oracle):
         fresh, _ = prepare(case)
         keep = [k for k, d in enumerate(case.output_differentiable) if d]
 
-        def f_wrt(*primals):
-            outs = case.call(case.substitute(fresh.args, primals))
-            return tuple(outs[k] for k in keep)
-
-        def pullback(primals, cotangents):
-            _, vjp_fn = torch.func.vjp(f_wrt, *primals)
-            return vjp_fn(cotangents)
-
+        pullback = functional_pullback(case, fresh.args, keep)
         primals = tuple(fresh.args[i].detach() for i in case.wrt)
         cotangents = [fresh.cotangents[k] for k in keep]
         flips = sign_flips(case, keep, ctx.rng(0x7A3))
