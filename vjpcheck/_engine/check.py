@@ -20,6 +20,7 @@ from .case import Case, ForwardError, build_case, describe_case, function_name, 
 from .declared import GRADIENT_OF, gradient_of_case, mapped, unmapped
 from .structure import check_kwargs, flatten_call, needs_structure, restructured, unstructured
 from .options import DEFAULTS, CheckOptions
+from ..oracles.transforms import session_transforms_active
 from .probe import probe_statement
 from .recording import announce
 from .reproducer import build_reproducer, write_reproducer
@@ -186,7 +187,7 @@ def check_vjp(
         transforms=transforms, compile_backend=compile_backend,
     )
     kwargs = check_kwargs(kwargs)
-    if not opts.transforms:  # the session's (--vjpcheck-transforms), fixed here for the reproducer
+    if not opts.transforms and session_transforms_active():  # the session's (--vjpcheck-transforms), fixed here for the reproducer
         opts = with_session_transforms(opts, resolve_backend(fn, args + tuple((kwargs or {}).values()), opts.framework).name)
     verdict = check_with_options(fn, args, v, opts, kwargs)
     announce("check", verdict)

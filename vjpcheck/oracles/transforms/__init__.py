@@ -119,6 +119,11 @@ def session_transforms(transforms: Any) -> Iterator[None]:
         _session.pop()
 
 
+def session_transforms_active() -> bool:
+    """Whether a session names transforms for checks that name none."""
+    return bool(_session[-1])
+
+
 def session_default(framework: str) -> tuple[str, ...]:
     """The session's transforms that apply to ``framework`` (``()`` outside a session)."""
     chosen = _session[-1]
