@@ -20,7 +20,7 @@ from .case import Case, ForwardError, build_case, describe_case, function_name, 
 from .declared import GRADIENT_OF, gradient_of_case, mapped, unmapped
 from .structure import check_kwargs, flatten_call, needs_structure, restructured, unstructured
 from .options import DEFAULTS, CheckOptions
-from ..oracles.transforms import session_transforms_active
+from ..oracles.transforms import compile_referee_notes, session_transforms_active
 from .probe import probe_statement
 from .recording import announce
 from .reproducer import build_reproducer, write_reproducer
@@ -398,10 +398,7 @@ def check_case(case: Case, plan: OraclePlan, ctx: OracleContext, label: str = "f
         notes += _solver_hint(comparisons)
     compare_findings, outvoted = outvoted_primal(results, comparisons, compare_findings, iterative=ctx.options.solver_tol is not None)
     notes += outvoted
-    if any(r.name.startswith("torch.compile") for r in results):
-        from ..oracles.transforms import compile_referee_notes
-
-        notes += compile_referee_notes({r.name for r in results if r.ok}, comparisons)
+    notes += compile_referee_notes({r.name for r in results if r.ok}, comparisons)
     verdict.oracles, verdict.comparisons, verdict.notes = results, comparisons, notes
     verdict.findings = _dedupe(findings + oracle_findings + compare_findings)
     verdict.probe = probe_statement(results, comparisons)

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..oracles.transforms import is_transform
 from .results import Comparison, EntryError, OracleResult
 
 FINITE_DIFFERENCES = "finite_differences"
@@ -61,7 +62,7 @@ def role_of(name: str, function: str, framework: str, custom: bool) -> str:
         return f"forward-mode AD ({name})"
     if name == "torch.cpu":
         return "the same function on the CPU"
-    if name in TRANSFORM_ROLES or name.startswith("torch.compile["):
+    if is_transform(name):
         return TRANSFORM_ROLES.get(name, "{f}'s backward under " + name).format(f=short)
 
     if not name.startswith(framework + "."):
@@ -115,7 +116,7 @@ def _is_rule(name: str, framework: str) -> bool:
     """Whether oracle ``name`` runs the function's own reverse-mode rule."""
     return (
         name.startswith(framework + ".") and not name.endswith((".primal", ".forward")) and name != "torch.cpu"
-        and name not in TRANSFORM_ROLES and not name.startswith("torch.compile[")
+        and not is_transform(name)
     )
 
 

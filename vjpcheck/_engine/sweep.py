@@ -26,7 +26,7 @@ from .options import ALL_ORACLES, CheckOptions
 from .recording import announce
 from .results import FAILING, FindingKind, Status, is_failing
 from .validate import check_number, check_positive_int
-from ..oracles.transforms import is_transform
+from ..oracles.transforms import compile_statistics, is_transform
 from ..strategies import COTANGENT_KINDS, LAYOUTS, DrawnArray, cotangent
 from .verdict import case_key, reason_key
 
@@ -131,12 +131,9 @@ class Summary:
         for name in names:
             lines.append(f"  {name}: checked {self.oracles_run.get(name, 0)} of {self.examples} examples")
             lines += [f"    unavailable {n}× — {reason}" for (o, reason), n in self.transform_unavailable.most_common() if o == name]
-        if self.compile_seconds:
-            times = sorted(self.compile_seconds)
-            lines.append(
-                f"  compiling: {len(times)} calls compiled in {sum(times):.1f}s "
-                f"(median {times[len(times) // 2]:.2f}s, max {times[-1]:.2f}s)"
-            )
+        stats = compile_statistics(self.compile_seconds)
+        if stats:
+            lines.append(f"  compiling: {stats['cases']} calls compiled in {stats['total']:.1f}s (median {stats['median']:.2f}s, max {stats['max']:.2f}s)")
         return lines
 
     def reason_lines(self, limit: int) -> list[str]:

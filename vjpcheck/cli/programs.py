@@ -94,7 +94,7 @@ def _print_summary(summary, report: dict, path: str) -> None:
 
 def transform_lines(counts: Counter, compile_seconds: dict[str, list[float]]) -> list[str]:
     """Per transform oracle, its cases by status and its compile time per case."""
-    from ..programs.runner import compile_statistics
+    from ..oracles.transforms import compile_statistics
 
     lines = []
     for name in sorted({o for o, _ in counts}):

@@ -22,7 +22,7 @@ from hypothesis import seed as hypothesis_seed
 from hypothesis.errors import Unsatisfiable
 
 from .._engine.results import is_failing
-from ..oracles.transforms import is_transform
+from ..oracles.transforms import compile_statistics, is_transform
 from ..frameworks import clear_compiled_caches, limit_threads
 from .._engine.verdict import reason_key
 from . import known as known_differences
@@ -247,10 +247,3 @@ class Summary:
             "clean": self.clean,
         }
 
-
-def compile_statistics(seconds: list[float]) -> dict:
-    """Count, median, max and total of per-case compile times (``{}`` when none compiled)."""
-    if not seconds:
-        return {}
-    ordered = sorted(seconds)
-    return {"cases": len(ordered), "median": round(ordered[len(ordered) // 2], 3), "max": round(ordered[-1], 3), "total": round(sum(ordered), 1)}

@@ -190,3 +190,11 @@ def compile_referee_notes(names_ok: set[str], comparisons: list) -> list[str]:
         else:
             notes.append(f"{name} and {REFEREE} both disagree with finite differences where eager agrees: the fault is in tracing or AOTAutograd's decompositions, before any backend (reproduce with compile_backend='aot_eager')")
     return notes
+
+
+def compile_statistics(seconds: list[float]) -> dict:
+    """Count, median, max and total of compile times (``{}`` when none compiled)."""
+    if not seconds:
+        return {}
+    ordered = sorted(seconds)
+    return {"cases": len(ordered), "median": round(ordered[len(ordered) // 2], 3), "max": round(ordered[-1], 3), "total": round(sum(ordered), 1)}
