@@ -193,3 +193,35 @@ def test_a_coordinate_whose_every_step_failed_is_never_read_as_a_zero_derivative
     fd = next(o for o in verdict.oracles if o.name == "finite_differences")
     assert verdict.status == "skipped", verdict.explain()
     assert fd.nonsmooth[0].tolist() == [[False, True]]
+
+
+def test_jax_finite_differences_compile_no_more_than_they_need_per_new_shape():
+    """A JAX case compiles per new shape (20–40 ms each on a CPU, more than the runs).
+    A float64 case lends finite differences its forward values as the base evaluation,
+    and a float32 case shares the float64 evaluators of a float64 case of its shape."""
+    import jax
+    import jax.numpy as jnp
+
+    from vjpcheck.frameworks.jax_backend import x64
+
+    traces = [0]
+
+    def f(x):
+        if isinstance(x, jax.core.Tracer):
+            traces[0] += 1
+        return jnp.sin(x) * 2
+
+    def traced(dtype, shape):
+        traces[0] = 0
+        with x64():
+            x = jnp.asarray(np.random.default_rng(0).uniform(-1, 1, shape).astype(dtype))
+        assert vjpcheck.check_vjp(f, x).status == "pass"
+        return traces[0]
+
+    # finite differences' batch, jax.vjp and jax.forward: no single evaluation of f's own
+    assert traced("float64", (5, 3)) == 3
+    # the float32 case at that shape evaluates its float64 base once; the batch is reused
+    assert traced("float32", (5, 3)) == 3
+    assert traced("float32", (6, 3)) == 4
+    # and a float64 case after it reuses the batch: only its own rules are compiled
+    assert traced("float64", (6, 3)) == 2

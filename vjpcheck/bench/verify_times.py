@@ -58,9 +58,13 @@ def time_in_fresh_process(imports: str, fn: str, specs: str, examples: int = 100
 
 def _env() -> dict:
     """This process' environment without ``CI`` (which would halve the examples: the bench
-    measures the default 100) and with one intra-op thread per process."""
+    measures the default 100), with one intra-op thread per process, and with this
+    vjpcheck importable (the process starts in an empty folder; vjpcheck may be a checkout
+    that is not installed)."""
     env = {k: v for k, v in os.environ.items() if k != "CI"}
     env.setdefault("OMP_NUM_THREADS", "1")
+    package_parent = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (package_parent, env.get("PYTHONPATH")) if p)
     return env
 
 

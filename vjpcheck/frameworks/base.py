@@ -206,6 +206,10 @@ class Backend:
 
     #: finite differences pad batches to a power of two (JAX compiles once per batch size)
     pads_batches: bool = False
+    #: a case whose arrays are all 64-bit on the CPU lends finite differences its forward
+    #: values as the float64 base evaluation (JAX: one compilation fewer per new shape;
+    #: PyTorch keeps its own, which follows the caller's memory layouts)
+    base_from_case: bool = False
 
     def fd_calls(self, case: Any, ref_args: list, out_dtype) -> tuple[Callable, Callable | None]:
         """Finite differences' (single call on widened arguments, batched call or None): the

@@ -178,6 +178,7 @@ class JaxBackend(Backend):
         return compiled_call, run
 
     pads_batches = True
+    base_from_case = True
 
     def evaluation_context(self, wide: bool):
         return x64() if wide else contextlib.nullcontext()

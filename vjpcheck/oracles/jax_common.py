@@ -77,8 +77,9 @@ def stable_jit(case: Case, kind: str, build):
         # everything a build may close over: dtypes and devices of the arguments and the
         # outputs (a batched evaluator casts to the output dtype: a real case's must never
         # serve a complex one), not just the function object
-        signature = tuple((i.dtype, i.device) if i is not None else None for i in case.arg_infos)
-        outputs = tuple(i.dtype if i is not None else None for i in case.output_infos)
+        widen = _widened if kind in REFERENCE_KINDS else (lambda dtype: dtype)
+        signature = tuple((widen(i.dtype), i.device) if i is not None else None for i in case.arg_infos)
+        outputs = tuple(widen(i.dtype) if i is not None else None for i in case.output_infos)
         key = (kind, case.fn, tuple(case.wrt), tuple(layout), signature, outputs, tuple(case.output_differentiable), bool(jax.config.jax_enable_x64))
         hash(key)
     except TypeError:
@@ -92,6 +93,14 @@ def stable_jit(case: Case, kind: str, build):
     if len(_COMPILED) > _COMPILED_MAX:
         _COMPILED.popitem(last=False)
     return jitted, eager
+
+
+def _widened(dtype: str) -> str:
+    """The dtype finite differences evaluate ``dtype`` in: a float32 case and a float64 one
+    of the same shape share their reference evaluators (and JAX's compilations)."""
+    if dtype.startswith("complex"):
+        return "complex128"
+    return "float64" if dtype.startswith(("float", "bfloat")) else dtype
 
 
 def other_arrays(case: Case, args: list) -> list:

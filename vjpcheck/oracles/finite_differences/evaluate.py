@@ -188,6 +188,8 @@ def _framework_evaluators(case: Case, out_dtype):
             wrt = [backend.reference_input(v, case.args[i]) for v, i in zip(values, case.wrt)]
             return flat(call(case.substitute(ref_args, wrt)))
 
+    if backend.base_from_case and _already_reference(case):
+        return reference, batched, rounding_unit("float64"), "reference", flat(case.output_values)
     try:
         out = reference(case.primals)
         expected = sum(int(np.prod(i.shape, dtype=np.int64)) for i, d in zip(case.output_infos, diff) if d)
@@ -208,6 +210,15 @@ def _framework_evaluators(case: Case, out_dtype):
             return flat(case.call(case.substitute(native_args, wrt)))
 
     return native, None, unit, reason, None
+
+
+def _already_reference(case: Case) -> bool:
+    """Every floating array of the case (arguments and outputs) is float64/complex128 on
+    the CPU: its forward values are the float64 base evaluation itself."""
+    infos = [i for i in list(case.arg_infos) + list(case.output_infos) if i is not None]
+    return case.device == "cpu" and len(case.output_values) == len(case.output_infos) and all(
+        i.dtype in ("float64", "complex128") or not i.dtype.startswith(("float", "complex", "bfloat")) for i in infos
+    )
 
 
 def _numpy_single(case: Case, reference: Callable):
