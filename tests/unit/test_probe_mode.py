@@ -88,3 +88,27 @@ def test_bad_mode_and_probes_are_named():
         vjpcheck.check_vjp(torch.sin, torch.zeros(2, dtype=torch.float64), mode="fast")
     with pytest.raises(ValueError, match="probes"):
         vjpcheck.check_vjp(torch.sin, torch.zeros(2, dtype=torch.float64), probes=0)
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+def test_directions_regenerated_from_their_seed_are_the_ones_the_projections_used(dtype):
+    """Probe and forward-mode directions are not held through a check (five of them are
+    400 MB at 1e7 entries): each projection regenerates its direction when it is read, and
+    ⟨v, A u⟩ of a linear map must come out of the very u that was used (rounded to the
+    input's dtype for forward mode)."""
+    rng = np.random.default_rng(0)
+    A = torch.tensor(rng.standard_normal((7, 300)), dtype=dtype)
+    x = torch.tensor(rng.standard_normal(300), dtype=dtype)
+    v = torch.tensor(rng.standard_normal(7), dtype=dtype)
+    verdict = vjpcheck.check_vjp(lambda x: A.to(x.dtype) @ x, x, v=v, mode="probe")
+    assert verdict.status == "pass", verdict
+    exact = (v.double() @ A.double()).numpy()
+    for name in ("finite_differences", "torch.forward"):
+        result = next(o for o in verdict.oracles if o.name == name)
+        assert len(result.projections) >= 2
+        for p in result.projections:
+            (u,) = p.tangent_arrays()
+            assert np.array_equal(u, p.tangent_arrays()[0])  # the same on every read
+            if name == "torch.forward" and dtype == torch.float32:
+                assert np.array_equal(u, u.astype(np.float32))  # what float32 forward mode saw
+            assert p.value == pytest.approx(float(exact @ u), rel=1e-4 if dtype == torch.float32 else 1e-8)

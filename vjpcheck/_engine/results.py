@@ -96,10 +96,14 @@ class Finding:
 class Projection:
     """A forward-mode result: ⟨v, J u⟩ for a tangent ``u`` (one array per input)."""
 
-    tangents: list[np.ndarray]
+    tangents: Any  # list[np.ndarray], or numeric.Directions (regenerated when read)
     value: float  # ⟨v, J u⟩
     scale: float  # Σ|v|·|J u|, for the rounding part of the tolerance
     error: float = 0.0  # estimated absolute error of ``value`` (finite differences)
+
+    def tangent_arrays(self) -> list[np.ndarray]:
+        """u, one array per input (regenerated from its seed where it was not kept)."""
+        return self.tangents if isinstance(self.tangents, list) else self.tangents.arrays()
 
 
 @dataclass

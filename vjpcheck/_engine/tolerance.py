@@ -324,19 +324,21 @@ def compare_projection(
     noise_floor = forward_noise(projection_oracle, vector, reference)
     probes, unjudged = [], 0
     for p in projection_oracle.projections:
-        lhs = sum(real_inner(g, u) for g, u in zip(vector.grads, p.tangents))
-        err = sum(float(np.sum(e * np.abs(u))) for e, u in zip(vector.error, p.tangents)) if vector.error is not None else 0.0
+        tangents = p.tangent_arrays()
+        lhs = sum(real_inner(g, u) for g, u in zip(vector.grads, tangents))
+        err = sum(float(np.sum(e * np.abs(u))) for e, u in zip(vector.error, tangents)) if vector.error is not None else 0.0
         scales = reference.scale if use_ref else [np.abs(g) for g in vector.grads]
-        size = sum(abs_inner(s, u) for s, u in zip(scales, p.tangents))
-        floor = FLOOR * biggest * sum(float(np.sum(np.abs(u))) for u in p.tangents)
-        underflow = underflow_per_unit * (1 + sum(float(np.sum(np.abs(u))) for u in p.tangents))
-        noise = sum(abs_inner(n, u) for n, u in zip(noise_floor, p.tangents)) if noise_floor is not None else 0.0
+        size = sum(abs_inner(s, u) for s, u in zip(scales, tangents))
+        u_l1 = sum(float(np.sum(np.abs(u))) for u in tangents)
+        floor = FLOOR * biggest * u_l1
+        underflow = underflow_per_unit * (1 + u_l1)
+        noise = sum(abs_inner(n, u) for n, u in zip(noise_floor, tangents)) if noise_floor is not None else 0.0
         tol = SAFETY * (err + p.error) + rtol * (size + p.scale + floor) + noise + atol + underflow
-        complex_tangent = any(np.iscomplexobj(u) for u in p.tangents)
+        complex_tangent = any(np.iscomplexobj(u) for u in tangents)
         probes.append((float(tol), float(np.sqrt(0.5)) if complex_tangent else 1.0))
         diff = abs(lhs - p.value)
         finite = np.isfinite(lhs) and np.isfinite(p.value)
-        tangent_size = case.output_scale * sum(float(np.max(np.abs(u), initial=0.0)) for u in p.tangents)  # J u may overflow (×0 = NaN)
+        tangent_size = case.output_scale * sum(float(np.max(np.abs(u), initial=0.0)) for u in tangents)  # J u may overflow (×0 = NaN)
         if (finite and not np.isfinite(tol)) or (not finite and bool(_may_overflow(case, size + p.scale) | _may_overflow(case, tangent_size))):
             unjudged += 1  # values near the dtype's largest: an unbounded error, or overflow
             continue

@@ -57,7 +57,7 @@ def bench_page(result: dict) -> str:
     floor_rows = [[f"{r['n']:,}", mode, f"{t * 1e3:.2f}"] for r in rows for mode, t in r["floors"].items()]
     verify = result.get("verify", {})
     verify_rows = [
-        [name, f"{o.get('verify_seconds', float('nan')):.2f}", f"{o.get('goal_seconds', float('nan')):g}", o.get("status", ""), str(o.get("examples", "")), f"{o.get('import_seconds', float('nan')):.2f}"]
+        [name, f"{o.get('verify_seconds', float('nan')):.2f}", f"{o.get('goal_seconds', float('nan')):g}", o.get("status", ""), str(o.get("examples", "")), f"{o.get('import_seconds', float('nan')):.2f}", f"{o['warm_seconds']:.2f}" if "warm_seconds" in o else ""]
         for group in ("functions", "shrink") for name, o in verify.get(group, {}).items()
     ]
     style = "body{font-family:sans-serif;margin:2em}table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:2px 8px;text-align:right}"
@@ -70,6 +70,6 @@ def bench_page(result: dict) -> str:
         + ratio_chart(rows)
         + "<h2>Seconds (median)</h2>" + _table(["n", "method", "ms", "× floor", "verdict"], size_rows)
         + "<h2>Floors</h2>" + _table(["n", "mode", "ms"], floor_rows)
-        + ("<h2>verify with defaults, fresh processes</h2>" + _table(["function", "seconds", "goal", "status", "examples", "imports (s)"], verify_rows) if verify_rows else "")
+        + ("<h2>verify with defaults, fresh processes</h2>" + _table(["function", "seconds", "goal", "status", "examples", "imports (s)", "again, warm (s)"], verify_rows) if verify_rows else "")
         + "</body></html>"
     )

@@ -1,5 +1,6 @@
 """Per input size: vjpcheck as users call it, a stripped configuration, ``gradcheck`` and
-``check_grads``, timed in one process on the same inputs, each as a ratio to its floor.
+``check_grads``, timed in one process on the same inputs, in interleaved rounds, each as a
+ratio to its floor.
 
 Floors (what no checker of that kind can go below):
 
@@ -32,21 +33,25 @@ METHODS = ("default", "stripped_full", "default_probe", "stripped_probe", "gradc
 PROBE_LIKE = ("gradcheck_fast", "jax_check_grads")
 
 
-def median_time(fn: Callable[[], object], repeat: int, budget: float) -> float:
-    """Median of ``repeat`` timed runs after one warm-up (fewer when ``budget`` s run out)."""
-    fn()
-    times: list[float] = []
+def interleaved_times(methods: dict[str, Callable[[], object]], repeat: int, budget: float) -> dict[str, float]:
+    """Median seconds per method over ``repeat`` rounds after one warm-up round; each round
+    runs every method once, in turn, so that a loaded machine's drift (this one has 2
+    cores) slows floors and methods alike (fewer rounds when ``budget`` s run out)."""
+    for fn in methods.values():
+        fn()
+    times: dict[str, list[float]] = {name: [] for name in methods}
     start = time.perf_counter()
     for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
+        for name, fn in methods.items():
+            t = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - t)
         if time.perf_counter() - start > budget:
             break
-    return statistics.median(times)
+    return {name: statistics.median(ts) for name, ts in times.items()}
 
 
-def bench_size(n: int, repeat: int = 5, device: str = "cpu", budget: float = 20.0) -> dict:
+def bench_size(n: int, repeat: int = 5, device: str = "cpu", budget: float = 60.0) -> dict:
     """One row: seconds per method, floors, ratios, verdicts and finite-difference accuracy."""
     import torch
 
@@ -58,29 +63,36 @@ def bench_size(n: int, repeat: int = 5, device: str = "cpu", budget: float = 20.
     v = torch.tensor(v_np, dtype=torch.float64, device=device)
     exact = exact_vjp(x_np, v_np)
     row: dict = {"n": n, "device": device, "seconds": {}, "floors": {}, "ratios": {}, "verdicts": {}, "error": {}, "breakdown": {}}
-    seconds, floors = row["seconds"], row["floors"]
-
-    def timed(fn):
-        return median_time(lambda: (fn(), sync()), repeat, budget)
+    floors = row["floors"]
 
     def forward_backward():
         xr = x.detach().requires_grad_(True)
         f(xr).backward(v)
 
-    evaluation = timed(lambda: f(x))
-    seconds["forward_backward"] = timed(forward_backward)
-    floors["probe"] = (len(SIGNS) * DEFAULTS.probes + 1) * evaluation + seconds["forward_backward"]
     full = n <= LIMITS["full"]
+    methods: dict[str, Callable[[], object]] = {"evaluation": lambda: f(x), "forward_backward": forward_backward}
     if full:
-        floors["full"] = timed(lambda: _all_full_points(f, x, n))
-
+        methods["full_floor"] = lambda: _all_full_points(f, x, n)
     configs = [("default", None, "auto"), ("default_probe", None, "probe"), ("stripped_probe", STRIPPED, "probe")]
     if full:
         configs.insert(1, ("stripped_full", STRIPPED, "full"))
+    verdicts: dict = {}
     for key, oracles, mode in configs:
-        last = []
-        seconds[key] = timed(lambda oracles=oracles, mode=mode: last.append(_check(f, x, v, oracles, mode)))
-        verdict = last[-1]
+        methods[key] = lambda key=key, oracles=oracles, mode=mode: verdicts.__setitem__(key, _check(f, x, v, oracles, mode))
+    xg = x.detach().clone().requires_grad_(True)
+    if n <= LIMITS["gradcheck_slow"]:
+        methods["gradcheck_slow"] = lambda: torch.autograd.gradcheck(f, (xg,))
+    methods["gradcheck_fast"] = lambda: torch.autograd.gradcheck(f, (xg,), fast_mode=True)
+    methods["jax_check_grads"] = _check_grads_call(x_np)
+
+    seconds = interleaved_times({k: (lambda fn=fn: (fn(), sync())) for k, fn in methods.items()}, repeat, budget)
+    evaluation = seconds.pop("evaluation")
+    floors["probe"] = (len(SIGNS) * DEFAULTS.probes + 1) * evaluation + seconds["forward_backward"]
+    if full:
+        floors["full"] = seconds.pop("full_floor")
+    row["seconds"] = seconds
+    for key, _, _ in configs:
+        verdict = verdicts[key]
         row["verdicts"][key] = str(verdict.status)
         row["breakdown"][key] = verdict.timings
         fd = next((o for o in verdict.oracles if o.name == "finite_differences"), None)
@@ -89,13 +101,8 @@ def bench_size(n: int, repeat: int = 5, device: str = "cpu", budget: float = 20.
         if verdict.probe:
             row.setdefault("probe_statement", verdict.probe["statement"])
     row["default_mode"] = "full" if full else "probe"
-
-    xg = x.detach().clone().requires_grad_(True)
-    if n <= LIMITS["gradcheck_slow"]:
-        seconds["gradcheck_slow"] = timed(lambda: torch.autograd.gradcheck(f, (xg,)))
+    if "gradcheck_slow" in seconds:
         row["error"]["gradcheck_slow"] = gradcheck_fd_error(f, x_np, v_np, exact)
-    seconds["gradcheck_fast"] = timed(lambda: torch.autograd.gradcheck(f, (xg,), fast_mode=True))
-    seconds["jax_check_grads"] = _check_grads_time(x_np, repeat, budget)
 
     for key, t in seconds.items():
         mode = row["default_mode"] if key == "default" else ("probe" if key in PROBE_LIKE or "probe" in key else "full")
@@ -126,7 +133,8 @@ def _all_full_points(f, x, n: int) -> None:
         batched(x + steps * eye[rows % n])
 
 
-def _check_grads_time(x_np: np.ndarray, repeat: int, budget: float) -> float:
+def _check_grads_call(x_np: np.ndarray) -> Callable[[], object]:
+    """``jax.test_util.check_grads`` of the same function, reverse mode, order 1 (jitted)."""
     import jax
     import jax.numpy as jnp
     from jax.test_util import check_grads
@@ -135,8 +143,13 @@ def _check_grads_time(x_np: np.ndarray, repeat: int, budget: float) -> float:
 
     with x64():
         xj = jnp.asarray(x_np)
-        fn = jax.jit(bench_function(jnp))
-        return median_time(lambda: check_grads(fn, (xj,), order=1, modes=("rev",)), repeat, budget)
+    fn = jax.jit(bench_function(jnp))
+
+    def call():
+        with x64():
+            check_grads(fn, (xj,), order=1, modes=("rev",))
+
+    return call
 
 
 def gradcheck_fd_error(f, x_np, v_np, exact) -> float:

@@ -6,25 +6,27 @@ from __future__ import annotations
 import numpy as np
 
 from .._engine.case import Case
-from .._engine.numeric import abs_inner, random_like, real_inner
+from .._engine.numeric import Directions, abs_inner, real_inner
 from .._engine.results import Projection
 from .base import OracleContext
 
 
-def draw_tangents(case: Case, ctx: OracleContext, projection: int) -> tuple[list, list[np.ndarray]]:
+def draw_tangents(case: Case, ctx: OracleContext, projection: int) -> tuple[list, Directions | list[np.ndarray]]:
     """Random tangents u for forward mode (zero at non-smooth entries): framework arrays
-    in the inputs' dtypes and devices, and their canonical values as actually used."""
-    rng = ctx.rng(1000 + projection)
-    tangents, used = [], []
-    for k, i in enumerate(case.wrt):
-        info = case.arg_infos[i]
-        u = random_like(rng, info.shape, info.dtype.startswith("complex"))
-        if ctx.nonsmooth is not None:
-            u = np.where(ctx.nonsmooth[k], 0, u)
-        t = case.backend.from_numpy(u, info.dtype, info.device)
-        tangents.append(t)
-        used.append(case.backend.to_numpy(t))
-    return tangents, used
+    in the inputs' dtypes and devices, and their canonical values as actually used (a
+    :class:`Directions` that regenerates them, except in half precision)."""
+    infos = [case.arg_infos[i] for i in case.wrt]
+    directions = Directions(
+        entropy=(ctx.options.seed, 1000 + projection),
+        shapes=tuple(tuple(i.shape) for i in infos),
+        complex_=tuple(i.dtype.startswith("complex") for i in infos),
+        dtypes=tuple(i.dtype for i in infos),
+        masks=tuple(ctx.nonsmooth) if ctx.nonsmooth is not None else None,
+    )
+    tangents = [case.backend.from_numpy(u, i.dtype, i.device) for u, i in zip(directions.arrays(), infos)]
+    if Directions.regenerable(directions.dtypes):
+        return tangents, directions
+    return tangents, [case.backend.to_numpy(t) for t in tangents]
 
 
 def projection(case: Case, used: list[np.ndarray], output_tangents) -> Projection:

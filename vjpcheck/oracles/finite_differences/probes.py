@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..._engine.numeric import random_like
+from ..._engine.numeric import Directions
 from ..._engine.results import OracleResult, Projection
 from ..base import OracleContext, OracleUnavailable
 from .evaluate import BATCH_ELEMENTS
@@ -15,8 +15,11 @@ from .stats import NO_CONVERGENCE, OK, PROBE_SALT, RETRIED, RETRIES, RETRY_FACTO
 def probe_directions(problem: Problem, case, ctx: OracleContext, result: OracleResult, n_coords: int) -> None:
     """⟨v, J u⟩ for ``ctx.options.probes`` random directions u (Richardson along u)."""
     x0 = problem.x0
-    rng = ctx.rng(PROBE_SALT)
-    tangents = [[random_like(rng, p.shape, np.iscomplexobj(p)) for p in x0] for _ in range(ctx.options.probes)]
+    # regenerated from their seeds where read: only the directions of one batch are held
+    tangents = [
+        Directions(entropy=(ctx.options.seed, PROBE_SALT, j), shapes=tuple(p.shape for p in x0), complex_=tuple(np.iscomplexobj(p) for p in x0))
+        for j in range(ctx.options.probes)
+    ]
     size = sum(p.size for p in x0)
     rms = float(np.sqrt(sum(float(np.sum(np.abs(p) ** 2)) for p in x0) / max(size, 1)))
     h0 = problem.base_step * max(rms, problem.min_scale)
@@ -32,7 +35,9 @@ def probe_directions(problem: Problem, case, ctx: OracleContext, result: OracleR
         h = h0 / RETRY_FACTOR**attempt
         for lo in range(0, len(pending), group):  # a few directions at a time: bounded memory
             some = pending[lo : lo + group]
-            F = _evaluate(problem, [[tangents[j][a] for j in some] for a in range(len(x0))], h)
+            arrays = [tangents[j].arrays() for j in some]
+            F = _evaluate(problem, [[u[a] for u in arrays] for a in range(len(x0))], h)
+            del arrays
             st = chunk_stats(problem, F, np.full(len(some), h), keep_columns=False)
             del F
             # the points are x0 ± t·h·u and chunk_stats divides by h: g is ⟨v, J u⟩ itself

@@ -46,7 +46,7 @@ class Problem:
 
     def __init__(self, evaluator: Evaluator, x0, f0, v_flat, weights, noise: float | None = None, absolute_steps: bool = False):
         self.evaluator, self.x0, self.f0 = evaluator, x0, f0
-        self.v_conj = np.conj(v_flat)
+        self.v_conj = np.conj(v_flat) if np.iscomplexobj(v_flat) else v_flat
         self.weights = weights
         self.live = weights > 0
         self.all_live = bool(np.all(self.live))
