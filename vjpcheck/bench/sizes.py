@@ -83,9 +83,10 @@ def bench_size(n: int, repeat: int = 5, device: str = "cpu", budget: float = 60.
     if n <= LIMITS["gradcheck_slow"]:
         methods["gradcheck_slow"] = lambda: torch.autograd.gradcheck(f, (xg,))
     methods["gradcheck_fast"] = lambda: torch.autograd.gradcheck(f, (xg,), fast_mode=True)
-    methods["jax_check_grads"] = _check_grads_call(x_np)
-
     seconds = interleaved_times({k: (lambda fn=fn: (fn(), sync())) for k, fn in methods.items()}, repeat, budget)
+    # apart, afterwards: XLA's CPU threads keep spinning after their work and would slow
+    # the PyTorch evaluation timed next (the floors) several-fold on a 2-core machine
+    seconds.update(interleaved_times({"jax_check_grads": _check_grads_call(x_np)}, repeat, budget))
     evaluation = seconds.pop("evaluation")
     floors["probe"] = (len(SIGNS) * DEFAULTS.probes + 1) * evaluation + seconds["forward_backward"]
     if full:

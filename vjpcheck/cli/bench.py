@@ -16,19 +16,25 @@ from ..bench.sizes import SIZES, bench_size, format_row
 
 def run_bench(
     sizes=SIZES, repeat: int = 5, device: str = "cpu", verify: bool = True, program_seconds: float = 0.0,
-    workers: int = 2, report: str | None = None, progress=print,
+    workers: int = 2, report: str | None = None, progress=print, threads: int = 1,
 ) -> dict:
     """The whole bench; writes ``report`` (JSON) and the HTML page beside it when given."""
     import torch
 
-    progress(f"vjpcheck bench on {device} (medians; each time also as a multiple of its mode's floor)")
+    progress(f"vjpcheck bench on {device}, {threads} torch thread(s) (medians of interleaved rounds; each time also as a multiple of its mode's floor)")
     result: dict = {"device": device, "machine": platform.machine(), "cpu_count": os.cpu_count(), "torch": torch.__version__, "sizes": []}
     if device.startswith("cuda"):
         result["gpu"] = torch.cuda.get_device_name(0)
-    for n in sizes:
-        row = bench_size(n, repeat, device)
-        result["sizes"].append(row)
-        progress(format_row(row))
+    result["torch_threads"] = threads
+    previous = torch.get_num_threads()
+    torch.set_num_threads(threads)  # OpenMP's spin-waits against NumPy's work swing 2-thread times on 2 cores
+    try:
+        for n in sizes:
+            row = bench_size(n, repeat, device)
+            result["sizes"].append(row)
+            progress(format_row(row))
+    finally:
+        torch.set_num_threads(previous)
     if verify:
         from ..bench.verify_times import bench_verify
 
@@ -76,6 +82,7 @@ def add_parser(sub):
     be.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default cpu)")
     be.add_argument("--no-verify", dest="verify", action="store_false", help="skip the verify and shrinking timings (fresh processes, about a minute)")
     be.add_argument("--program-seconds", type=_common.nonnegative_seconds, default=0.0, help="seconds of random programs per worker (default 0: skipped)")
+    be.add_argument("--threads", type=_common.positive_int, default=1, help="torch intra-op threads while the sizes are timed (default 1: on a 2-core machine OpenMP's spin-waits swing 2-thread times several-fold)")
     be.add_argument("--workers", type=_common.positive_int, default=2, help="worker processes for the programs (default 2)")
     be.add_argument("--report", default=os.path.join("reports", "bench.json"), help="JSON report path; the HTML page is written beside it")
     return be
@@ -90,5 +97,5 @@ def main(args) -> int:
     code = _common.prepare("bench", args.report) or _common.cuda_missing("bench", [args.device])
     if code:
         return code
-    run_bench(args.sizes, args.repeat, args.device, args.verify, args.program_seconds, args.workers, args.report)
+    run_bench(args.sizes, args.repeat, args.device, args.verify, args.program_seconds, args.workers, args.report, threads=args.threads)
     return 0
