@@ -72,10 +72,10 @@ def abs_inner(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def random_like(rng: np.random.Generator, shape, complex_: bool) -> np.ndarray:
-    """Standard normal values (unit variance per entry, also for complex). Normal, not
-    uniform though NumPy draws that 4× faster: the miss probability a probe statement
-    gives is the Gaussian small ball, and ⟨e, u⟩ for uniform u can be denser at 0 (two
-    swapped entries: a triangular law; Ball's cube-slicing bound, 2% above Gaussian)."""
+    """Standard normal values (unit variance per entry, also for complex). Not uniform,
+    though NumPy draws uniform values 4× faster: a probe statement's miss probability is
+    the Gaussian small ball, and ⟨e, u⟩ for uniform u can be denser at 0 than that (two
+    swapped entries give a triangular law; Ball's cube-slicing bound: 2% denser)."""
     if complex_:
         return (rng.standard_normal(shape) + 1j * rng.standard_normal(shape)) / np.sqrt(2.0)
     return rng.standard_normal(shape)
@@ -86,7 +86,7 @@ def random_like(rng: np.random.Generator, shape, complex_: bool) -> np.ndarray:
 _REGENERATED_DTYPES = ("float64", "complex128", "float32", "complex64")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Directions:
     """Random directions (one array per input) regenerated from their seed whenever they
     are read: a 1e7-entry input's five probe and forward-mode directions are 400 MB held

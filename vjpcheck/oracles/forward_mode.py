@@ -29,7 +29,7 @@ def draw_tangents(case: Case, ctx: OracleContext, projection: int) -> tuple[list
     return tangents, [case.backend.to_numpy(t) for t in tangents]
 
 
-def projection(case: Case, used: list[np.ndarray], output_tangents) -> Projection:
+def projection(case: Case, used: Directions | list[np.ndarray], output_tangents) -> Projection:
     """⟨v, J u⟩ (and Σ|v|·|J u|) from ``(output index, tangent array)`` pairs; outputs
     that do not depend on the inputs are simply absent."""
     value = scale = 0.0
