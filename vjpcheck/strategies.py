@@ -27,7 +27,7 @@ import numpy as np
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from ._engine.numeric import LARGEST
+from ._engine.numeric import LARGEST, round_to_dtype
 from . import constraints
 from ._engine.validate import check_callable, check_choice, check_nonnegative_int, check_number, check_subset
 
@@ -240,19 +240,6 @@ class DrawnArray:
         return backend_named(framework).from_layout(self.values, self.dtype, self.layout, self.device, self.expand_dim)
 
 
-def _round_to(values: np.ndarray, dtype: str) -> np.ndarray:
-    """Values exactly representable in ``dtype`` (so every oracle sees the same numbers)."""
-    if dtype in ("float32", "complex64"):
-        return values.astype(np.complex64 if dtype == "complex64" else np.float32).astype(values.dtype)
-    if dtype == "float16":
-        return values.astype(np.float16).astype(np.float64)
-    if dtype == "bfloat16":
-        import ml_dtypes
-
-        return values.astype(ml_dtypes.bfloat16).astype(np.float64)
-    return values
-
-
 # ---- shapes --------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class _Bounded:
@@ -374,7 +361,7 @@ def _tensor(draw, dims, dtype, domain, layouts, min_side, max_side, broadcast, t
             raise ValueError(f"transform changed the shape from {shape} to {values.shape}")
         if expand_dim is not None and not np.array_equal(values, np.broadcast_to(np.take(values, [0], axis=expand_dim), shape)):
             layout, expand_dim = "contiguous", None  # the transform broke the stride-0 pattern
-    values = _round_to(values, dtype_name)
+    values = round_to_dtype(values, dtype_name)
     drawn = DrawnArray(values=values, dtype=dtype_name, layout=layout, device=draw(devices(device)), expand_dim=expand_dim)
     return drawn if framework is None else drawn.to(framework)
 
@@ -478,7 +465,7 @@ def _cotangent(draw, shape: tuple, dtype: str, kinds: tuple[str, ...], layouts: 
     # a cotangent's entries are independent: no expanded layout (it would only make
     # contiguous twice as likely, and layout bugs in a backward rarer to find)
     layout = draw(st.sampled_from([x for x in layouts if x != "expanded"] or ["contiguous"]))
-    return DrawnArray(values=_round_to(np.asarray(values), dtype), dtype=dtype, layout=layout, device=device)
+    return DrawnArray(values=round_to_dtype(np.asarray(values), dtype), dtype=dtype, layout=layout, device=device)
 
 
 # ---- constrained values ----------------------------------------------------------------------

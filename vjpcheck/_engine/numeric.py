@@ -81,6 +81,20 @@ def random_like(rng: np.random.Generator, shape, complex_: bool) -> np.ndarray:
     return rng.standard_normal(shape)
 
 
+def round_to_dtype(values: np.ndarray, dtype: str) -> np.ndarray:
+    """Values exactly representable in ``dtype``, kept in ``values``' float64/complex128
+    (so every oracle sees the same numbers)."""
+    if dtype in ("float32", "complex64"):
+        return values.astype(np.complex64 if dtype == "complex64" else np.float32).astype(values.dtype)
+    if dtype == "float16":
+        return values.astype(np.float16).astype(np.float64)
+    if dtype == "bfloat16":
+        import ml_dtypes
+
+        return values.astype(ml_dtypes.bfloat16).astype(np.float64)
+    return values
+
+
 #: dtypes whose rounding NumPy performs as the frameworks do (round to nearest even), so a
 #: direction in them is regenerated exactly; half precision keeps its arrays
 _REGENERATED_DTYPES = ("float64", "complex128", "float32", "complex64")
@@ -110,9 +124,7 @@ class Directions:
             u = np.asarray(random_like(rng, shape, c))
             if self.masks is not None:
                 u[self.masks[k]] = 0
-            if self.dtypes and self.dtypes[k] in ("float32", "complex64"):
-                u = u.astype(self.dtypes[k]).astype(np.complex128 if c else np.float64)
-            out.append(u)
+            out.append(round_to_dtype(u, self.dtypes[k]) if self.dtypes else u)
         return out
 
 

@@ -327,8 +327,7 @@ def compare_projection(
         tangents = p.tangent_arrays()
         lhs = sum(real_inner(g, u) for g, u in zip(vector.grads, tangents))
         err = sum(float(np.sum(e * np.abs(u))) for e, u in zip(vector.error, tangents)) if vector.error is not None else 0.0
-        scales = reference.scale if use_ref else [np.abs(g) for g in vector.grads]
-        size = sum(abs_inner(s, u) for s, u in zip(scales, tangents))
+        size = sum(abs_inner(s, u) for s, u in zip(scales_all, tangents))
         u_l1 = sum(float(np.sum(np.abs(u))) for u in tangents)
         floor = FLOOR * biggest * u_l1
         underflow = underflow_per_unit * (1 + u_l1)

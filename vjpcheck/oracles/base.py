@@ -33,8 +33,12 @@ class OracleContext:
     nonsmooth: list[np.ndarray] | None = None  # set by finite differences
     measured_noise: float | None = None  # the forward's noise, measured (finite differences' re-run)
 
+    def entropy(self, *salt: int) -> tuple[int, ...]:
+        """The seed material of one random stream of this check (``salt`` tells them apart)."""
+        return (self.options.seed, *salt)
+
     def rng(self, salt: int) -> np.random.Generator:
-        return np.random.default_rng([self.options.seed, salt])
+        return np.random.default_rng(list(self.entropy(salt)))
 
 
 class Oracle:

@@ -17,7 +17,7 @@ def draw_tangents(case: Case, ctx: OracleContext, projection: int) -> tuple[list
     :class:`Directions` that regenerates them, except in half precision)."""
     infos = [case.arg_infos[i] for i in case.wrt]
     directions = Directions(
-        entropy=(ctx.options.seed, 1000 + projection),
+        entropy=ctx.entropy(1000 + projection),
         shapes=tuple(tuple(i.shape) for i in infos),
         complex_=tuple(i.dtype.startswith("complex") for i in infos),
         dtypes=tuple(i.dtype for i in infos),

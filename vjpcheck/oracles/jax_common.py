@@ -5,6 +5,7 @@ from __future__ import annotations
 import jax.numpy as jnp
 
 from .._engine.case import Case
+from .._engine.numeric import COMPLEX_DTYPES, FLOAT_DTYPES
 
 
 def precision(case: Case):
@@ -98,9 +99,9 @@ def stable_jit(case: Case, kind: str, build):
 def _widened(dtype: str) -> str:
     """The dtype finite differences evaluate ``dtype`` in: a float32 case and a float64 one
     of the same shape share their reference evaluators (and JAX's compilations)."""
-    if dtype.startswith("complex"):
+    if dtype in COMPLEX_DTYPES:
         return "complex128"
-    return "float64" if dtype.startswith(("float", "bfloat")) else dtype
+    return "float64" if dtype in FLOAT_DTYPES else dtype
 
 
 def other_arrays(case: Case, args: list) -> list:

@@ -21,7 +21,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from ..._engine.case import Case, flatten_outputs
-from ..._engine.numeric import rounding_unit
+from ..._engine.numeric import is_differentiable_dtype, rounding_unit
 
 #: largest number of array elements (inputs + outputs) one batched call may hold: about
 #: 8 MB of float64 on the CPU (measured fastest: the statistics stay in cache), 128 MB on a GPU
@@ -217,7 +217,7 @@ def _already_reference(case: Case) -> bool:
     the CPU: its forward values are the float64 base evaluation itself."""
     infos = [i for i in list(case.arg_infos) + list(case.output_infos) if i is not None]
     return case.device == "cpu" and len(case.output_values) == len(case.output_infos) and all(
-        i.dtype in ("float64", "complex128") or not i.dtype.startswith(("float", "complex", "bfloat")) for i in infos
+        i.dtype in ("float64", "complex128") or not is_differentiable_dtype(i.dtype) for i in infos
     )
 
 

@@ -17,7 +17,7 @@ def probe_directions(problem: Problem, case, ctx: OracleContext, result: OracleR
     x0 = problem.x0
     # regenerated from their seeds where read: only the directions of one batch are held
     tangents = [
-        Directions(entropy=(ctx.options.seed, PROBE_SALT, j), shapes=tuple(p.shape for p in x0), complex_=tuple(np.iscomplexobj(p) for p in x0))
+        Directions(entropy=ctx.entropy(PROBE_SALT, j), shapes=tuple(p.shape for p in x0), complex_=tuple(np.iscomplexobj(p) for p in x0))
         for j in range(ctx.options.probes)
     ]
     size = sum(p.size for p in x0)
