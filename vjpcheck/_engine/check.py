@@ -370,7 +370,8 @@ def _oracle_names(case: Case, oracles: Sequence[str] | str | None, framework: st
     from ..oracles.jacobian import realified_size
 
     entries = realified_size([i for i, d in zip(case.output_infos, case.output_differentiable) if d])
-    return default_oracles(framework or case.framework, case.device, thorough=oracles == ALL, output_entries=entries)
+    inputs = realified_size(list(case.wrt_infos))
+    return default_oracles(framework or case.framework, case.device, thorough=oracles == ALL, output_entries=entries, input_entries=inputs)
 
 
 # ---- one case ------------------------------------------------------------------------

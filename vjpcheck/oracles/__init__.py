@@ -53,14 +53,21 @@ JACOBIAN_ORACLES = ("torch.jacobian", "jax.jacobian")
 COMPILED_JACOBIANS = ("jax.jacobian",)
 
 
-def default_oracles(framework: str, device: str = "cpu", thorough: bool = False, output_entries: int | None = None) -> list[str]:
+#: forward mode and explicit Jacobians of an empty Jacobian can only say "zero", which
+#: finite differences state exactly without evaluating f: the default set leaves them out
+#: there (for JAX each would compile once more per drawn shape)
+FORWARD_ORACLES = ("torch.forward", "jax.forward")
+
+
+def default_oracles(framework: str, device: str = "cpu", thorough: bool = False, output_entries: int | None = None, input_entries: int | None = None) -> list[str]:
     """The oracle names a check runs when ``oracles=`` is not given.
 
     Finite differences first (they set the smoothness mask), then the framework's methods
     with distinct costs or rules: the reverse pass, forward mode, and PyTorch's explicit
     Jacobian while ``output_entries`` ≤ :data:`CHEAP_JACOBIAN_ROWS` (or unknown); the CPU-vs-device
-    comparison for cases on a GPU. ``thorough`` (``oracles="all"``): every method of the
-    framework itself (transforms join only through ``transforms=``).
+    comparison for cases on a GPU. Where the Jacobian is empty (``output_entries`` or
+    ``input_entries`` is 0), only the reverse methods. ``thorough`` (``oracles="all"``):
+    every method of the framework itself (transforms join only through ``transforms=``).
     """
     names = [n for n in ORACLE_NAMES if n.startswith(framework + ".") and n not in TRANSFORM_ORACLES]
     if device == "cpu":
@@ -69,6 +76,8 @@ def default_oracles(framework: str, device: str = "cpu", thorough: bool = False,
         names = [n for n in names if n not in ENTRY_POINT_ORACLES and n not in COMPILED_JACOBIANS]
         if output_entries is not None and output_entries > CHEAP_JACOBIAN_ROWS:
             names = [n for n in names if n not in JACOBIAN_ORACLES]
+        if output_entries == 0 or input_entries == 0:
+            names = [n for n in names if n not in JACOBIAN_ORACLES + FORWARD_ORACLES]
     return ["finite_differences"] + names
 
 

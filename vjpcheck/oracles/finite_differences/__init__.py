@@ -48,12 +48,33 @@ from .stats import Problem
 FULL_MAX_WORK = 1 << 25
 
 
+def output_entries(case) -> int:
+    """Entries of the differentiated outputs (complex ones count once)."""
+    return sum(int(np.prod(i.shape, dtype=np.int64)) for i, d in zip(case.output_infos, case.output_differentiable) if d)
+
+
+def empty_jacobian(case, ctx: OracleContext, result: OracleResult) -> None:
+    """No input coordinate or no output entry: the Jacobian is empty, and vᵀJ is exactly
+    zero (of each input's shape) whatever f is, so nothing is evaluated."""
+    shapes = [(tuple(i.shape), np.complex128 if i.dtype.startswith("complex") else np.float64) for i in case.wrt_infos]
+    result.grads = [np.zeros(shape, dtype=dtype) for shape, dtype in shapes]
+    result.error = [np.zeros(shape) for shape, _ in shapes]
+    result.scale = [np.zeros(shape) for shape, _ in shapes]
+    result.nonsmooth = [np.zeros(shape, dtype=bool) for shape, _ in shapes]
+    result.finite_required = [np.ones(shape, dtype=bool) for shape, _ in shapes]
+    result.jumps = [np.zeros(shape, dtype=bool) for shape, _ in shapes]
+    result.wide = True  # exact: held to float64's bound
+    result.evaluations = 0
+    result.message = "the Jacobian is empty: vᵀJ is exactly zero, no evaluation needed"
+    ctx.nonsmooth = result.nonsmooth
+
+
 def uses_probes(case, options) -> bool:
     """Whether finite differences run in probe mode for ``case``: asked for, or (auto) more
     input coordinates than ``fd_max_coords``, or more coordinate × output pairs than
     :data:`FULL_MAX_WORK` (the cost of full mode grows with both)."""
     coords = sum(int(np.prod(i.shape, dtype=np.int64)) * (2 if i.dtype.startswith("complex") else 1) for i in case.wrt_infos)
-    outputs = sum(int(np.prod(i.shape, dtype=np.int64)) for i, d in zip(case.output_infos, case.output_differentiable) if d)
+    outputs = output_entries(case)
     if options.mode != "auto":
         return options.mode == "probe"
     return coords > options.fd_max_coords or coords * max(outputs, 1) > FULL_MAX_WORK
@@ -69,6 +90,9 @@ class FiniteDifferences(Oracle):
 
     def _compute(self, case, ctx: OracleContext, result: OracleResult) -> None:
         n_coords = sum(int(np.prod(i.shape, dtype=np.int64)) * (2 if i.dtype.startswith("complex") else 1) for i in case.wrt_infos)
+        if n_coords == 0 or output_entries(case) == 0:
+            empty_jacobian(case, ctx, result)
+            return
         probe = uses_probes(case, ctx.options)
         evaluator = build_evaluator(case, ctx.options.reference, batch=ctx.options.fd_batch)
         notes = [] if evaluator.mode == "reference" else [evaluator.mode]

@@ -35,15 +35,6 @@ def full_columns(problem: Problem, case, ctx: OracleContext, result: OracleResul
     x0 = problem.x0
     arg_of, index_of, comp_of, part = random_directions(x0)
     D, m = arg_of.size, problem.f0.size
-    if D == 0:  # empty inputs: vᵀJ is empty, nothing to perturb
-        result.grads = [np.zeros(p.shape, dtype=p.dtype) for p in x0]
-        result.error = [np.zeros(p.shape) for p in x0]
-        result.scale = [np.zeros(p.shape) for p in x0]
-        result.nonsmooth = [np.zeros(p.shape, dtype=bool) for p in x0]
-        result.finite_required = [np.ones(p.shape, dtype=bool) for p in x0]
-        result.jumps = [np.zeros(p.shape, dtype=bool) for p in x0]
-        ctx.nonsmooth = result.nonsmooth
-        return
     base = np.abs(part)
     h0 = problem.base_step * np.maximum(base, problem.min_scale)
     keep_columns = D * m <= JACOBIAN_MAX_ENTRIES
