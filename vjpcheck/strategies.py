@@ -18,6 +18,7 @@ Everything shrinks toward small shapes, contiguous layouts, float64 and simple v
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from dataclasses import dataclass
@@ -146,6 +147,12 @@ class Domain:
 
     def elements(self, dtype: str | None = None, dangerous: bool = False) -> st.SearchStrategy[float]:
         """Element values; with ``dangerous``, ``dtype``'s danger points in ``dangers`` too."""
+        try:  # built once per domain and dtype: a strategy built per draw costs its validation each time
+            return _cached_elements(self, dtype, dangerous)
+        except TypeError:  # a domain given unhashable fields (a list of specials) is built each time
+            return self._build_elements(dtype, dangerous)
+
+    def _build_elements(self, dtype: str | None, dangerous: bool) -> st.SearchStrategy[float]:
         opts = dict(allow_nan=False, allow_infinity=False, allow_subnormal=False)
         typical = st.floats(*self.typical, **opts)
         special = st.sampled_from(self.specials)
@@ -167,6 +174,17 @@ class Domain:
         lo, hi = self.dangers
         groups = [tuple(p for p in group if lo <= p <= hi) for group in danger_groups(dtype).values()]
         return [g for g in groups if g]
+
+
+@functools.lru_cache(maxsize=256)
+def _cached_elements(domain: Domain, dtype: str | None, dangerous: bool) -> st.SearchStrategy[float]:
+    return domain._build_elements(dtype, dangerous)
+
+
+@functools.lru_cache(maxsize=1024)
+def _float_arrays(shape: tuple[int, ...], elements: st.SearchStrategy[float]) -> st.SearchStrategy[np.ndarray]:
+    """float64 arrays of ``shape``, one strategy per shape and element strategy."""
+    return hnp.arrays(np.float64, shape, elements=elements)
 
 
 def any_real(limit: float = 100.0) -> Domain:
@@ -253,7 +271,7 @@ class _Bounded:
 _BOUND = re.compile(r"^(?:(\d+)\s*<=\s*)?([A-Za-z_]\w*)\s*(?:(>=|<=)\s*(\d+))?$")
 
 
-def _parse_dims(dims: str | Sequence) -> list[str | int | _Bounded]:
+def _parse_dims(dims: str | Sequence) -> tuple[str | int | _Bounded, ...]:
     if isinstance(dims, str):
         parts = [p.strip() for p in dims.split(",")] if dims.strip() else []
     else:
@@ -280,9 +298,10 @@ def _parse_dims(dims: str | Sequence) -> list[str | int | _Bounded]:
         if lo is not None and hi is not None and lo > hi:
             raise ValueError(f"dims: {p!r} allows no size")
         out.append(_Bounded(name, lo, hi))
-    return out
+    return tuple(out)
 
 
+@functools.lru_cache(maxsize=1024)
 def dim(name: str, min_side: int = 0, max_side: int = MAX_SIDE) -> st.SearchStrategy[int]:
     """The size of dimension ``name``, shared by every strategy of one test case."""
     return st.shared(st.integers(min_side, max_side), key=f"vjpcheck-dim:{name}")
@@ -306,11 +325,20 @@ def _size(draw, d, min_side: int, max_side: int) -> int:
     return size
 
 
+@functools.lru_cache(maxsize=1024)
+def _shape(dims: tuple, min_side: int, max_side: int, broadcast: bool) -> st.SearchStrategy[tuple[int, ...]]:
+    """Shapes for ``dims``, one strategy per signature (built once, not per draw)."""
+    return _draw_shape(dims, min_side, max_side, broadcast)
+
+
+_COIN = st.booleans()
+
+
 @st.composite
-def _shape(draw, dims, min_side, max_side, broadcast):
+def _draw_shape(draw, dims, min_side, max_side, broadcast):
     shape = [_size(draw, d, min_side, max_side) for d in dims]
     if broadcast and shape:
-        shape = [1 if draw(st.booleans()) else s for s in shape]
+        shape = [1 if draw(_COIN) else s for s in shape]
         drop = draw(st.integers(0, len(shape)))
         shape = shape[drop:]
     return tuple(shape)
@@ -321,7 +349,12 @@ def dtypes(family: str | Sequence[str] = "real") -> st.SearchStrategy[str]:
     shared, so every tensor of one family in a test case has the same dtype."""
     names = _dtype_names(family, "family")
     key = family if isinstance(family, str) else ",".join(family)
-    return st.shared(st.sampled_from(names), key=f"vjpcheck-dtype:{key}")
+    return _shared_choice(names, f"vjpcheck-dtype:{key}")
+
+
+@functools.lru_cache(maxsize=256)
+def _shared_choice(choices: tuple[str, ...], key: str) -> st.SearchStrategy[str]:
+    return st.shared(st.sampled_from(choices), key=key)
 
 
 def devices(names: Sequence[str] | None = None) -> st.SearchStrategy[str]:
@@ -330,16 +363,24 @@ def devices(names: Sequence[str] | None = None) -> st.SearchStrategy[str]:
         from .frameworks import cuda_available
 
         names = ["cpu", "cuda"] if cuda_available() else ["cpu"]
-    return st.shared(st.sampled_from(tuple(names)), key="vjpcheck-device")
+    return _shared_choice(tuple(names), "vjpcheck-device")
 
 
 # ---- public strategies ---------------------------------------------------------------------
+_ONE_IN_THREE = st.integers(0, 2)
+
+
+@functools.lru_cache(maxsize=256)
+def _choice(choices: tuple) -> st.SearchStrategy:
+    return st.sampled_from(choices)
+
+
 @st.composite
 def _tensor(draw, dims, dtype, domain, layouts, min_side, max_side, broadcast, transform, device, framework):
     shape = draw(_shape(dims, min_side, max_side, broadcast))
     dtype_name = draw(dtypes(dtype))
     complex_ = dtype_name.startswith("complex")
-    layout = draw(st.sampled_from(layouts))
+    layout = draw(_choice(layouts))
     expand_dim = None
     if layout == "expanded":
         candidates = [i for i, s in enumerate(shape) if s > 1]
@@ -349,10 +390,10 @@ def _tensor(draw, dims, dtype, domain, layouts, min_side, max_side, broadcast, t
             layout = "contiguous"
     draw_shape = tuple(1 if i == expand_dim else s for i, s in enumerate(shape))
     # about one array in ten visits the dtype's danger points (shrinks to none)
-    elements = domain.elements(dtype_name, dangerous=draw(st.integers(0, 2)) == 2)
-    values = draw(hnp.arrays(np.float64, draw_shape, elements=elements))
+    elements = domain.elements(dtype_name, dangerous=draw(_ONE_IN_THREE) == 2)
+    values = draw(_float_arrays(draw_shape, elements))
     if complex_:
-        values = values + 1j * draw(hnp.arrays(np.float64, draw_shape, elements=elements))
+        values = values + 1j * draw(_float_arrays(draw_shape, elements))
     if expand_dim is not None:
         values = np.broadcast_to(values, shape).copy()
     if transform is not None:

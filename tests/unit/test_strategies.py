@@ -100,3 +100,22 @@ def test_a_dimension_may_carry_its_own_bounds():
     for bad, message in [("n>=", "neither a size"), ("5<=n<=2", "allows no size"), ("1<=n>=2", "lo<=n<=hi")]:
         with pytest.raises(ValueError, match=message):
             tensor(bad)
+
+
+def test_element_strategies_are_built_once_per_domain_and_dtype():
+    """Strategies built per draw pay Hypothesis's validation on every example; a domain's
+    element strategy is built once, and a domain with unhashable fields still draws."""
+    from vjpcheck.strategies import Domain, any_real
+
+    domain = any_real()
+    assert domain.elements("float32", dangerous=True) is any_real().elements("float32", dangerous=True)
+    assert domain.elements("float32") is not domain.elements("float64", dangerous=True)
+
+    listed = Domain(-1.0, 1.0, (-0.5, 0.5), [0.0, 0.25], "listed")  # a list of specials: unhashable
+
+    @settings(max_examples=30, database=None)
+    @given(tensor("n", domain=listed, min_side=1))
+    def draws(x):
+        assert ((x.values >= -1.0) & (x.values <= 1.0)).all()
+
+    draws()
