@@ -483,29 +483,44 @@ def cotangent(shape: tuple, dtype: str, kinds: Sequence[str] = COTANGENT_KINDS, 
     shape = tuple(check_nonnegative_int("shape", s) for s in shape)
     if not isinstance(dtype, str) or _dtype_names(dtype) != (dtype,):
         raise ValueError(f"dtype must be one dtype name from {list(DTYPES)}, got {dtype!r}")
-    return _cotangent(shape, dtype, check_subset("kinds", kinds, COTANGENT_KINDS), check_subset("layouts", layouts, LAYOUTS), device)
+    return _cotangent_strategy(shape, dtype, check_subset("kinds", kinds, COTANGENT_KINDS), check_subset("layouts", layouts, LAYOUTS), device)
+
+
+@functools.lru_cache(maxsize=1024)
+def _cotangent_strategy(shape: tuple, dtype: str, kinds: tuple[str, ...], layouts: tuple[str, ...], device: str) -> st.SearchStrategy:
+    """One strategy per output signature: verify draws a cotangent in every example."""
+    return _cotangent(shape, dtype, kinds, layouts, device)
+
+
+_SEED = st.integers(0, 2**32 - 1)
+_SCALES = st.sampled_from([1e3, 1e-3])
+
+
+@functools.lru_cache(maxsize=1024)
+def _below(n: int) -> st.SearchStrategy[int]:
+    return st.integers(0, n - 1)
 
 
 @st.composite
 def _cotangent(draw, shape: tuple, dtype: str, kinds: tuple[str, ...], layouts: tuple[str, ...], device: str):
-    kind = draw(st.sampled_from(kinds))
+    kind = draw(_choice(kinds))
     complex_ = dtype.startswith("complex")
     n = int(np.prod(shape, dtype=np.int64))
-    seed = draw(st.integers(0, 2**32 - 1))
+    seed = draw(_SEED)
     rng = np.random.default_rng(seed)
     if kind == "zero" or n == 0:
         values = np.zeros(shape, dtype=np.complex128 if complex_ else np.float64)
     elif kind == "one-hot":
         values = np.zeros(n, dtype=np.complex128 if complex_ else np.float64)
-        values[draw(st.integers(0, n - 1))] = 1.0
+        values[draw(_below(n))] = 1.0
         values = values.reshape(shape)
     else:
         values = rng.standard_normal(shape) + (1j * rng.standard_normal(shape) if complex_ else 0)
         if kind == "scaled":
-            values = values * draw(st.sampled_from([1e3, 1e-3]))
+            values = values * draw(_SCALES)
     # a cotangent's entries are independent: no expanded layout (it would only make
     # contiguous twice as likely, and layout bugs in a backward rarer to find)
-    layout = draw(st.sampled_from([x for x in layouts if x != "expanded"] or ["contiguous"]))
+    layout = draw(_choice(tuple(x for x in layouts if x != "expanded") or ("contiguous",)))
     return DrawnArray(values=round_to_dtype(np.asarray(values), dtype), dtype=dtype, layout=layout, device=device)
 
 

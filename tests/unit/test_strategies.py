@@ -119,3 +119,13 @@ def test_element_strategies_are_built_once_per_domain_and_dtype():
         assert ((x.values >= -1.0) & (x.values <= 1.0)).all()
 
     draws()
+
+
+def test_cotangent_strategies_are_built_once_per_output_signature():
+    """verify draws a cotangent in every example; its strategy is built once per output
+    shape, dtype, kinds, layouts and device, and still validates its arguments."""
+    assert cotangent((3, 4), "float64") is cotangent([3, 4], "float64")
+    assert cotangent((3, 4), "float64") is not cotangent((3, 4), "float32")
+    assert cotangent((3,), "float64", kinds=["one-hot"]) is not cotangent((3,), "float64")
+    with pytest.raises(ValueError, match="kinds"):
+        cotangent((3,), "float64", kinds=["dense", "sparse"])
