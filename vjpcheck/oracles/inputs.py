@@ -11,16 +11,18 @@ from .._engine.results import Finding
 
 
 class FreshInputs:
-    """An oracle's private copies of the arguments and cotangents, checked afterwards.
+    """An oracle's private copies of the arguments and (unless ``cotangents`` is false)
+    the cotangents, checked afterwards.
 
     A backward that writes into its incoming gradient, or a forward/backward that modifies
     an input, shows up as a difference between these copies and the case's snapshots.
     """
 
-    def __init__(self, case: Case):
+    def __init__(self, case: Case, cotangents: bool = True):
         self.case = case
         self.args = case.fresh_args()
-        self.cotangents = case.fresh_cotangents()
+        # forward mode never hands the function a cotangent: no copies to hold (or audit)
+        self.cotangents = case.fresh_cotangents() if cotangents else [None] * len(case.cotangents)
 
     def findings(self, oracle: str) -> list[Finding]:
         case, backend = self.case, self.case.backend

@@ -29,7 +29,7 @@ class JaxForward(Oracle):
             raise OracleUnavailable("forward mode is not defined for a jax.custom_vjp function")
         with precision(case):
             keep = kept_outputs(case)
-            fresh = FreshInputs(case)  # jax arrays are immutable: one private copy serves all
+            fresh = FreshInputs(case, cotangents=False)  # jax arrays are immutable: one private copy serves all
             primals = [fresh.args[i] for i in case.wrt]
             others = other_arrays(case, fresh.args)
 

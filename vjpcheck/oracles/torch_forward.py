@@ -39,19 +39,26 @@ class TorchForward(Oracle):
 
     def _projections(self, case, ctx: OracleContext, result: OracleResult) -> None:
         for p in range(ctx.projections):
-            fresh = FreshInputs(case)
-            tangents, used = draw_tangents(case, ctx, p)
-            with fwAD.dual_level():
-                args = list(fresh.args)
-                for i, t in zip(case.wrt, tangents):
-                    primal = args[i]
-                    if 0 in primal.stride() and primal.numel() > 1:
-                        # a tangent cannot alias like an expanded primal: give it dense storage
-                        primal = primal.contiguous()
-                        if "expanded" not in result.message:
-                            result.message = "expanded (stride-0) inputs made dense for forward mode"
-                    args[i] = fwAD.make_dual(primal, t)
-                outputs = case.call(args)
-                tangent_outputs = [(k, fwAD.unpack_dual(y).tangent) for k, y in enumerate(outputs) if case.output_differentiable[k]]
-                result.projections.append(projection(case, used, [(k, t) for k, t in tangent_outputs if t is not None]))
-            result.findings.extend(fresh.findings(self.name))
+            # one projection per call: its inputs, tangents and outputs are freed before the
+            # next one allocates its own (at 1e7 entries each is 80 MB)
+            self._projection(case, ctx, p, result)
+
+    def _projection(self, case, ctx: OracleContext, p: int, result: OracleResult) -> None:
+        fresh = FreshInputs(case, cotangents=False)
+        tangents, used = draw_tangents(case, ctx, p)
+        with fwAD.dual_level():
+            args = list(fresh.args)
+            for i, t in zip(case.wrt, tangents):
+                primal = args[i]
+                if 0 in primal.stride() and primal.numel() > 1:
+                    # a tangent cannot alias like an expanded primal: give it dense storage
+                    primal = primal.contiguous()
+                    if "expanded" not in result.message:
+                        result.message = "expanded (stride-0) inputs made dense for forward mode"
+                args[i] = fwAD.make_dual(primal, t)
+            del tangents
+            outputs = case.call(args)
+            tangent_outputs = [(k, fwAD.unpack_dual(y).tangent) for k, y in enumerate(outputs) if case.output_differentiable[k]]
+            del outputs, args  # the primal outputs and the dual inputs: only the tangents are read
+            result.projections.append(projection(case, used, [(k, t) for k, t in tangent_outputs if t is not None]))
+        result.findings.extend(fresh.findings(self.name))
