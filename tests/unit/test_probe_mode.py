@@ -112,3 +112,19 @@ def test_directions_regenerated_from_their_seed_are_the_ones_the_projections_use
             if name == "torch.forward" and dtype == torch.float32:
                 assert np.array_equal(u, u.astype(np.float32))  # what float32 forward mode saw
             assert p.value == pytest.approx(float(exact @ u), rel=1e-4 if dtype == torch.float32 else 1e-8)
+
+
+def test_small_directions_are_kept_and_large_ones_regenerated_read_only():
+    """Directions of a small input are generated once (a generator per read is most of a
+    small check's probe cost); a large input's are regenerated at each read. Either way
+    the arrays are read-only: every reader shares them."""
+    from vjpcheck._engine.numeric import KEPT_DIRECTION_ENTRIES, Directions
+
+    small = Directions(entropy=(1, 2), shapes=((3, 4),), complex_=(False,))
+    assert small.arrays()[0] is small.arrays()[0]
+    large = Directions(entropy=(1, 2), shapes=((KEPT_DIRECTION_ENTRIES + 1,),), complex_=(False,))
+    first, again = large.arrays()[0], large.arrays()[0]
+    assert first is not again and np.array_equal(first, again)
+    for u in (small.arrays()[0], first):
+        with pytest.raises(ValueError, match="read-only"):
+            u[0] = 1.0

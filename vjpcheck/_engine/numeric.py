@@ -16,7 +16,7 @@ Canonical convention (documented in the README, "Conventions"):
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -95,6 +95,10 @@ def round_to_dtype(values: np.ndarray, dtype: str) -> np.ndarray:
     return values
 
 
+#: directions of at most this many entries (all inputs together: 256 KB of float64) are
+#: kept once generated; regenerating them costs a generator's construction per read
+KEPT_DIRECTION_ENTRIES = 1 << 15
+
 #: dtypes whose rounding NumPy performs as the frameworks do (round to nearest even), so a
 #: direction in them is regenerated exactly; half precision keeps its arrays
 _REGENERATED_DTYPES = ("float64", "complex128", "float32", "complex64")
@@ -104,7 +108,7 @@ _REGENERATED_DTYPES = ("float64", "complex128", "float32", "complex64")
 class Directions:
     """Random directions (one array per input) regenerated from their seed whenever they
     are read: a 1e7-entry input's five probe and forward-mode directions are 400 MB held
-    through a check otherwise. ``dtypes`` rounds each to its input's precision (as the
+    through a check otherwise (small ones are kept once generated). ``dtypes`` rounds each to its input's precision (as the
     framework did when it used it); ``masks`` zero the non-smooth entries."""
 
     entropy: tuple[int, ...]
@@ -112,12 +116,25 @@ class Directions:
     complex_: tuple[bool, ...]
     dtypes: tuple[str, ...] = ()
     masks: tuple[np.ndarray, ...] | None = None
+    _kept: list | None = field(default=None, init=False, repr=False)
 
     @staticmethod
     def regenerable(dtypes) -> bool:
         return all(d in _REGENERATED_DTYPES for d in dtypes)
 
     def arrays(self) -> list[np.ndarray]:
+        """The directions, read-only: regenerated at each read, or (up to
+        :data:`KEPT_DIRECTION_ENTRIES` entries in all) generated once and kept."""
+        if self._kept is not None:
+            return self._kept
+        out = self._generate()
+        for u in out:
+            u.flags.writeable = False  # shared by every reader: a write would change them all
+        if sum(u.size for u in out) <= KEPT_DIRECTION_ENTRIES:
+            object.__setattr__(self, "_kept", out)
+        return out
+
+    def _generate(self) -> list[np.ndarray]:
         rng = np.random.default_rng(list(self.entropy))
         out = []
         for k, (shape, c) in enumerate(zip(self.shapes, self.complex_)):
