@@ -179,6 +179,27 @@ def test_batched_values_are_validated_against_the_plain_call():
     assert not evaluator.batched and "something else at the base point" in evaluator.fallback
 
 
+def test_the_base_point_is_validated_inside_the_first_batch():
+    """The batched path is validated on the base point's row of the first batch: no call
+    of its own, and a batched path that mixes its rows is caught there too."""
+    from vjpcheck._engine.case import build_case
+    from vjpcheck.oracles.finite_differences.evaluate import build_evaluator
+
+    x0 = np.array([0.1, 0.2])
+    points = np.array([[0.1, 0.25], [0.3, 0.4]])
+    case = build_case(torch.sin, (torch.tensor(x0, dtype=torch.float64),))
+    evaluator = build_evaluator(case)
+    out = evaluator.many([points], np.sin(x0))
+    np.testing.assert_allclose(np.asarray(out), np.sin(points), rtol=1e-15)
+    assert evaluator.batched and evaluator.calls == 1
+
+    mixing = build_evaluator(case)
+    mixing._batch = lambda stacked: np.sin(stacked[0]) + 1e-6 * stacked[0][:1]  # reads row 0 in every row
+    out = mixing.many([points], np.sin(x0))
+    np.testing.assert_allclose(out, np.sin(points), rtol=1e-15)
+    assert not mixing.batched and "something else at the base point" in mixing.fallback
+
+
 def test_a_coordinate_whose_every_step_failed_is_never_read_as_a_zero_derivative():
     """At the smallest normal number beside a kink at 0 (an entropy clamped at 1e-30, on a
     simplex face), the steps that straddle the kink are retried down to |x|'s own scale,

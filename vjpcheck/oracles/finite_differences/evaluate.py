@@ -74,16 +74,23 @@ class Evaluator:
         """Evaluate B points given stacked, one array of shape (B, *arg.shape) per
         differentiated argument; returns shape (B, m): a NumPy array, or a torch tensor
         where PyTorch evaluated the batch (on the case's device). ``base`` is f at the
-        unperturbed point, used once to validate the batched path."""
+        unperturbed point, used once to validate the batched path: the base point rides
+        in the first batch, whose row for it must give ``base`` (no call of its own)."""
         count = int(stacked[0].shape[0]) if stacked else 0
         if count == 0:
             return np.zeros((0, base.size), dtype=self.out_dtype)
         if self._batch is not None:
             try:
                 size = self.chunk(base.size)
-                rows = [self._call_batch([s[i : i + size] for s in stacked], min(size, count - i)) for i in range(0, count, size)]
+                rows, start = [], 0
                 if not self._validated:
-                    self._validate(base)
+                    start = min(size - 1, count)
+                    first = [np.concatenate([s[:start], np.asarray(b, dtype=s.dtype)[None]]) for s, b in zip(stacked, self._base_point)]
+                    out = self._call_batch(first, start + 1)
+                    self._check_base(out[start], base)
+                    rows.append(out[:start])
+                rows += [self._call_batch([s[i : i + size] for s in stacked], min(size, count - i)) for i in range(start, count, size)]
+                rows = [r for r in rows if r.shape[0]]  # a first batch of the base point alone adds no row
                 if len(rows) == 1:
                     return rows[0]
                 if isinstance(rows[0], np.ndarray):
@@ -125,9 +132,8 @@ class Evaluator:
         self._padded_sizes.add(size)
         return size
 
-    def _validate(self, base: np.ndarray) -> None:
-        """The base point through the batched path must give the plain values."""
-        probe = self._call_batch([np.asarray(x)[None] for x in self._base_point], 1)[0]
+    def _check_base(self, probe, base: np.ndarray) -> None:
+        """The base point's row of a batch (``probe``) must give the plain values."""
         if not isinstance(probe, np.ndarray):
             probe = probe.cpu().numpy()
         same = np.isnan(probe) == np.isnan(base)
