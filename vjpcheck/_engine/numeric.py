@@ -108,8 +108,9 @@ _REGENERATED_DTYPES = ("float64", "complex128", "float32", "complex64")
 class Directions:
     """Random directions (one array per input) regenerated from their seed whenever they
     are read: a 1e7-entry input's five probe and forward-mode directions are 400 MB held
-    through a check otherwise (small ones are kept once generated). ``dtypes`` rounds each to its input's precision (as the
-    framework did when it used it); ``masks`` zero the non-smooth entries."""
+    through a check otherwise (small ones are kept once generated). ``dtypes`` rounds
+    each to its input's precision (as the framework did when it used it); ``masks`` zero
+    the non-smooth entries."""
 
     entropy: tuple[int, ...]
     shapes: tuple[tuple[int, ...], ...]
