@@ -174,8 +174,9 @@ def build_case(
         single_output=single,
         cotangents=cotangents,
         cotangent_infos=[backend.info(c) if c is not None else None for c in cotangents],
-        # always read back: a float32 cotangent holds rounded values, not the float64 draw
-        v=[backend.to_numpy(c) if c is not None else None for c in cotangents],
+        # always read back: a float32 cotangent holds rounded values, not the float64 draw;
+        # a drawn one is vjpcheck's own (oracles get copies): read without a copy where it can be
+        v=[None if c is None else backend.own_values(c) if v is None else backend.to_numpy(c) for c in cotangents],
         output_values=output_values,
         output_scale=output_scale(output_values, out_diff),
         seed=int(seed),

@@ -71,6 +71,10 @@ class JaxBackend(Backend):
             return a.astype(np.float64)
         return a.copy()
 
+    def own_values(self, obj) -> np.ndarray:
+        a = np.asarray(obj)  # a read-only view of a CPU array's buffer
+        return a if a.dtype in (np.float64, np.complex128) else self.to_numpy(obj)
+
     def copy(self, obj):
         """JAX arrays are immutable: sharing one is as safe as copying it, and far cheaper."""
         return obj

@@ -70,6 +70,14 @@ class TorchBackend(Backend):
             return t.to(torch.complex128).numpy().copy()
         return t.numpy().copy()
 
+    def own_values(self, obj: torch.Tensor) -> np.ndarray:
+        t = obj.detach()
+        if t.device.type != "cpu" or t.dtype not in (torch.float64, torch.complex128) or t.is_conj() or t.is_neg() or t.layout != torch.strided:
+            return self.to_numpy(obj)
+        view = t.numpy()
+        view.flags.writeable = False
+        return view
+
     def unsupported_input(self, obj: torch.Tensor) -> str | None:
         if obj.layout != torch.strided:
             return f"{obj.layout} tensors are not supported (finite differences and layouts need dense storage): pass x.to_dense()"
