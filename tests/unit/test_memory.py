@@ -20,7 +20,7 @@ N = 2_000_000  # float64: 16 MB per array
 
 SCRIPT = textwrap.dedent(
     f"""
-    import gc, sys
+    import gc
     import numpy as np, torch
     import torch.autograd.forward_ad as fwAD
     import vjpcheck
